@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus as Status,
+} from "../gen/grpc/health/v1/health_pb.ts";
+import { healthService, probeStore, Readiness } from "./health.ts";
+
+function client(readiness: Readiness) {
+  const transport = createRouterTransport(({ service }) => {
+    service(Health, healthService(readiness, ["dataservices.v1.MessagesService"]));
+  });
+  return createClient(Health, transport);
+}
+
+Deno.test("ready only when the store is up and not draining", async () => {
+  const r = new Readiness();
+  const c = client(r);
+  assert.equal((await c.check({})).status, Status.NOT_SERVING);
+  r.setStore(true);
+  assert.equal((await c.check({})).status, Status.SERVING);
+  assert.equal(
+    (await c.check({ service: "dataservices.v1.MessagesService" })).status,
+    Status.SERVING,
+  );
+  r.setStore(false, "NoHostAvailableError");
+  assert.equal(r.reason, "NoHostAvailableError");
+  assert.equal((await c.check({})).status, Status.NOT_SERVING);
+  r.setStore(true);
+  r.drain();
+  assert.equal(r.reason, "draining");
+  assert.equal((await c.check({})).status, Status.NOT_SERVING);
+});
+
+Deno.test("unknown service is NOT_FOUND for Check and SERVICE_UNKNOWN for Watch", async () => {
+  const c = client(new Readiness());
+  await assert.rejects(
+    c.check({ service: "nope.Service" }),
+    (e) => e instanceof ConnectError && e.code === Code.NotFound,
+  );
+  const seen = [];
+  for await (const res of c.watch({ service: "nope.Service" })) seen.push(res.status);
+  assert.deepEqual(seen, [Status.SERVICE_UNKNOWN]);
+});
+
+Deno.test("Watch streams the current status, then each change", async () => {
+  const r = new Readiness();
+  const c = client(r);
+  const ac = new AbortController();
+  const seen: Status[] = [];
+  const it = c.watch({}, { signal: ac.signal })[Symbol.asyncIterator]();
+  seen.push((await it.next()).value.status);
+  r.setStore(true);
+  seen.push((await it.next()).value.status);
+  r.drain();
+  seen.push((await it.next()).value.status);
+  ac.abort();
+  await it.return?.().catch(() => {});
+  assert.deepEqual(seen, [Status.NOT_SERVING, Status.SERVING, Status.NOT_SERVING]);
+});
+
+Deno.test("probeStore records ping outcomes and stops", async () => {
+  const r = new Readiness();
+  const pinged = Promise.withResolvers<void>();
+  let calls = 0;
+  const stop = probeStore(r, () => {
+    calls++;
+    pinged.resolve();
+    return Promise.resolve();
+  }, 60_000);
+  await pinged.promise;
+  await Promise.resolve();
+  stop();
+  assert.equal(calls, 1);
+  assert.equal(r.ready, true);
+});
