@@ -51,6 +51,16 @@ export function codeOfDriverError(err: unknown): Code {
 export function toConnectError(err: unknown, what = "Cassandra query"): ConnectError {
   if (err instanceof ConnectError) return err;
   const code = codeOfDriverError(err);
-  const detail = err instanceof Error ? err.message : String(err);
-  return new ConnectError(`${what} failed: ${detail}`, code, undefined, undefined, err);
+  return new ConnectError(`${what} failed: ${describe(err)}`, code, undefined, undefined, err);
+}
+
+/** One line about a driver error; for NoHostAvailableError, each host's first line. */
+export function describe(err: unknown): string {
+  const firstLine = (e: unknown) =>
+    (e instanceof Error ? e.message : String(e)).split("\n")[0].replace(/^Error: /, "");
+  if (err instanceof errors.NoHostAvailableError) {
+    const hosts = Object.entries(err.innerErrors ?? {}).map(([h, e]) => `${h}: ${firstLine(e)}`);
+    return `no Cassandra host answered${hosts.length ? ` (${hosts.join("; ")})` : ""}`;
+  }
+  return firstLine(err);
 }

@@ -25,14 +25,15 @@ import { type SnowflakeGenerator, timestampOf } from "./snowflake.ts";
 import { historyQuery, requireContent, requirePositiveId } from "./validate.ts";
 
 /**
- * Runs `fn` once for all concurrent callers of the same key (see coalescer.ts).
- * `signal` is the caller's own: it ends this caller's wait only.
+ * Runs `fn` once for all concurrent callers of the same key (see coalescer.ts)
+ * and gives each caller its outcome. `signal` is the caller's own: it ends
+ * this caller's wait only. Errors are ConnectErrors.
  */
 export type Coalesce = <T>(
   key: string,
   fn: (signal: AbortSignal) => Promise<T>,
   signal: AbortSignal,
-) => Promise<{ value: T; shared: boolean }>;
+) => Promise<T>;
 
 /** What the service implementations need. */
 export interface ServiceDeps {
@@ -68,12 +69,11 @@ async function readOne(
 ): Promise<StoredMessage> {
   requirePositiveId("channel_id", channelId);
   requirePositiveId("message_id", messageId);
-  const { value, shared } = await deps.coalesce(
+  const value = await deps.coalesce(
     `msg:${channelId}:${messageId}`,
     () => query(deps, "get_message", () => deps.store.getMessage(channelId, messageId)),
     signal,
   );
-  if (shared) deps.metrics.coalesced.inc();
   if (!value) {
     throw new ConnectError(
       `message ${messageId} not found in channel ${channelId}`,
@@ -95,13 +95,12 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
   return {
     async getMessages(req, ctx) {
       const q = historyQuery(req);
-      const { value, shared } = await deps.coalesce(
+      const rows = await deps.coalesce(
         `hist:${q.channelId}:${q.before}:${q.after}:${q.limit}`,
         () => query(deps, "get_messages", () => deps.store.getMessages(q)),
         ctx.signal,
       );
-      if (shared) deps.metrics.coalesced.inc();
-      return { messages: value.map(toProto) };
+      return { messages: rows.map(toProto) };
     },
 
     async getMessage(req, ctx) {

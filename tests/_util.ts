@@ -1,0 +1,92 @@
+/**
+ * Helpers of the integration tests: the running Cassandra (started by
+ * `deno task db up`, which `deno task test` runs first), data-service
+ * instances on ephemeral ports, and a client transport for every protocol.
+ */
+import assert from "node:assert/strict";
+import type { Transport } from "@connectrpc/connect";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
+import { type ClusterInfo, contactPoints } from "../db/cluster.ts";
+import { type DataService, startDataService } from "../server/app.ts";
+import { parseConfig } from "../server/config.ts";
+import { createLogger } from "../server/log.ts";
+
+/** Where the test Cassandra is; fails with a hint when none runs. */
+export async function cassandraInfo(): Promise<ClusterInfo> {
+  const info = await contactPoints();
+  assert.ok(info, "no Cassandra running: run `deno task db up` (deno task test does)");
+  return info;
+}
+
+let nextWorker = 100 + Math.floor(Math.random() * 800);
+
+/** Starts an instance on an ephemeral port against the test Cassandra; waits until ready. */
+export async function startInstance(
+  args: string[] = [],
+  opts: { waitReady?: boolean } = {},
+): Promise<DataService> {
+  const info = await cassandraInfo();
+  const config = parseConfig([
+    "--port",
+    "0",
+    "--worker-id",
+    String(nextWorker++ % 1024),
+    "--cassandra-contact-points",
+    info.contactPoints.join(","),
+    "--cassandra-local-dc",
+    info.localDataCenter,
+    ...args,
+  ], () => undefined);
+  const log = createLogger({ test: true }, { level: "error" });
+  const service = await startDataService(config, { log, probeIntervalMs: 200 });
+  if (opts.waitReady ?? true) {
+    if (!service.readiness.ready) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      const off = service.readiness.onChange(() => service.readiness.ready && resolve());
+      await promise;
+      off();
+    }
+  }
+  return service;
+}
+
+/** Every protocol and HTTP version a client can use against one port. */
+export const PROTOCOLS = [
+  "grpc/h2",
+  "grpc-web/h1",
+  "grpc-web/h2",
+  "connect-json/h1",
+  "connect-json/h2",
+  "connect-binary/h1",
+  "connect-binary/h2",
+] as const;
+export type Protocol = typeof PROTOCOLS[number];
+
+/** A transport for `protocol`, and a function that closes its connections. */
+export function transportFor(
+  baseUrl: string,
+  protocol: Protocol,
+): { transport: Transport; close: () => void } {
+  const [kind, ver] = protocol.split("/");
+  const httpVersion = ver === "h2" ? "2" as const : "1.1" as const;
+  const sessionManager = httpVersion === "2" ? new Http2SessionManager(baseUrl) : undefined;
+  const common = httpVersion === "2"
+    ? { baseUrl, httpVersion, sessionManager }
+    : { baseUrl, httpVersion };
+  const transport = kind === "grpc"
+    ? createGrpcTransport(common as Parameters<typeof createGrpcTransport>[0])
+    : kind === "grpc-web"
+    ? createGrpcWebTransport(common)
+    : createConnectTransport({ ...common, useBinaryFormat: kind === "connect-binary" });
+  return { transport, close: () => sessionManager?.abort() };
+}
+
+/** A random positive channel id, so reruns never collide. */
+export function randomChannel(): bigint {
+  return BigInt(Math.floor(Math.random() * 2 ** 48)) + 1_000_000n;
+}

@@ -1,0 +1,436 @@
+/**
+ * Integration tests of a data-service instance against the real Cassandra:
+ * every RPC through every protocol and HTTP version, coalescing under 1,000
+ * identical concurrent reads, Cassandra failures, bad input, CORS, health and
+ * metrics.
+ *
+ * Sanitizers are off: cassandra-driver and node:http keep-alive agents hold
+ * sockets and timers beyond a test's body by design; every test closes what
+ * it opened in `finally`.
+ */
+import assert from "node:assert/strict";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
+import { MessagesService as CompatService } from "../gen/messages/messages_pb.ts";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus as Status,
+} from "../gen/grpc/health/v1/health_pb.ts";
+import { CassandraStore } from "../server/store.ts";
+import { BUCKET_MS, firstIdAt } from "../server/snowflake.ts";
+import { cassandraInfo, PROTOCOLS, randomChannel, startInstance, transportFor } from "./_util.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+async function rejectsWith(p: Promise<unknown>, code: Code): Promise<ConnectError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof ConnectError, `not a ConnectError: ${err}`);
+    assert.equal(Code[err.code], Code[code], err.message);
+    return err;
+  }
+  assert.fail(`expected ${Code[code]}, got success`);
+}
+
+Deno.test({
+  name: "every RPC through every protocol and HTTP version",
+  ...opts,
+  async fn(t) {
+    const svc = await startInstance();
+    try {
+      for (const protocol of PROTOCOLS) {
+        await t.step(protocol, async () => {
+          const { transport, close } = transportFor(svc.url, protocol);
+          try {
+            const api = createClient(MessagesService, transport);
+            const compat = createClient(CompatService, transport);
+            const health = createClient(Health, transport);
+            const channelId = randomChannel();
+            const before = await api.getStats({});
+
+            const created = [];
+            for (const n of [1, 2, 3]) {
+              const { message } = await api.createMessage({
+                channelId,
+                authorId: 7n,
+                content: `hello ${n} via ${protocol} ✓`,
+              });
+              assert.ok(message && message.messageId > 0n);
+              created.push(message);
+            }
+            const one = await api.getMessage({ channelId, messageId: created[1].messageId });
+            assert.equal(one.message?.content, `hello 2 via ${protocol} ✓`);
+            assert.equal(one.message?.authorId, 7n);
+            assert.ok(one.message?.createdAt, "createdAt is set");
+
+            const page = await api.getMessages({ channelId, limit: 2 });
+            assert.deepEqual(
+              page.messages.map((m) => m.messageId),
+              [created[2].messageId, created[1].messageId],
+              "newest first, limited",
+            );
+            const rest = await api.getMessages({ channelId, before: created[1].messageId });
+            assert.deepEqual(rest.messages.map((m) => m.messageId), [created[0].messageId]);
+
+            const reply = await compat.getMessage({ channelId, messageId: created[0].messageId });
+            assert.equal(reply.content, `hello 1 via ${protocol} ✓`);
+            assert.equal(reply.authorId, 7n);
+
+            await rejectsWith(api.getMessage({ channelId, messageId: 12345n }), Code.NotFound);
+            await rejectsWith(compat.getMessage({ channelId, messageId: 12345n }), Code.NotFound);
+            await rejectsWith(api.getMessages({ channelId: 0n }), Code.InvalidArgument);
+            await rejectsWith(api.getMessages({ channelId, limit: 101 }), Code.InvalidArgument);
+            await rejectsWith(
+              api.createMessage({ channelId, authorId: 1n, content: "" }),
+              Code.InvalidArgument,
+            );
+
+            const after = await api.getStats({});
+            // 3 creates, 1 get, 2 pages, 1 compat get, 2 not found, 3 invalid = 12 requests
+            assert.equal(after.requests - before.requests, 12n);
+            assert.equal(after.errors - before.errors, 5n);
+            assert.ok(after.queries - before.queries >= 8n, "each read and write queried");
+
+            const status = await health.check({});
+            assert.equal(status.status, Status.SERVING);
+            const win = await compat.getAndResetMetrics({});
+            assert.ok(win.totalRequests >= 0n);
+          } finally {
+            close();
+          }
+        });
+      }
+    } finally {
+      await svc.close(1000);
+    }
+  },
+});
+
+Deno.test({
+  name: "history pages newest first across time buckets",
+  ...opts,
+  async fn() {
+    const info = await cassandraInfo();
+    const store = new CassandraStore({
+      contactPoints: info.contactPoints,
+      localDataCenter: info.localDataCenter,
+      keyspace: "dataservices",
+    });
+    const svc = await startInstance();
+    const { transport, close } = transportFor(svc.url, "connect-binary/h2");
+    try {
+      await store.connect();
+      const channelId = randomChannel();
+      const now = Date.now();
+      // 5 buckets, 3 messages in each, written straight to the store.
+      const ids: bigint[] = [];
+      for (let b = 0; b < 5; b++) {
+        for (let k = 0; k < 3; k++) {
+          const id = firstIdAt(now - b * BUCKET_MS - k * 1000) | BigInt(k);
+          ids.push(id);
+          await store.createMessage({
+            channelId,
+            messageId: id,
+            authorId: 1n,
+            content: `${b}/${k}`,
+          });
+        }
+      }
+      ids.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+      const api = createClient(MessagesService, transport);
+      const seen: bigint[] = [];
+      let before = 0n;
+      for (;;) {
+        const page = await api.getMessages({ channelId, before, limit: 4 });
+        if (page.messages.length === 0) break;
+        seen.push(...page.messages.map((m) => m.messageId));
+        before = page.messages.at(-1)!.messageId;
+      }
+      assert.deepEqual(seen, ids);
+      const window = await api.getMessages({ channelId, after: ids[10], before: ids[4] });
+      assert.deepEqual(window.messages.map((m) => m.messageId), ids.slice(5, 10));
+    } finally {
+      close();
+      await svc.close(1000);
+      await store.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "1,000 identical concurrent reads share far fewer queries and get the same rows",
+  ...opts,
+  async fn() {
+    const svc = await startInstance();
+    const { transport, close } = transportFor(svc.url, "connect-binary/h2");
+    try {
+      const api = createClient(MessagesService, transport);
+      const channelId = randomChannel();
+      for (let i = 0; i < 5; i++) {
+        await api.createMessage({ channelId, authorId: 3n, content: `storm ${i}` });
+      }
+      const before = await api.getStats({});
+      const results = await Promise.all(
+        Array.from({ length: 1000 }, () => api.getMessages({ channelId, limit: 10 })),
+      );
+      const after = await api.getStats({});
+      const rows = results.map((r) => r.messages.map((m) => `${m.messageId}:${m.content}`));
+      assert.equal(rows[0].length, 5);
+      for (const r of rows) assert.deepEqual(r, rows[0]);
+      const requests = after.requests - before.requests;
+      const queries = after.queries - before.queries;
+      const coalesced = after.coalesced - before.coalesced;
+      assert.equal(requests, 1000n);
+      assert.ok(
+        queries * 10n < requests,
+        `queries ${queries} should be far fewer than ${requests}`,
+      );
+      assert.equal(queries + coalesced, requests, "each request either queried or joined");
+      assert.equal(after.errors - before.errors, 0n);
+    } finally {
+      close();
+      await svc.close(1000);
+    }
+  },
+});
+
+Deno.test({
+  name: "with --no-coalesce every read queries",
+  ...opts,
+  async fn() {
+    const svc = await startInstance(["--no-coalesce"]);
+    const { transport, close } = transportFor(svc.url, "connect-binary/h2");
+    try {
+      const api = createClient(MessagesService, transport);
+      const channelId = randomChannel();
+      const before = await api.getStats({});
+      await Promise.all(Array.from({ length: 50 }, () => api.getMessages({ channelId })));
+      const after = await api.getStats({});
+      assert.equal(after.queries - before.queries, 50n);
+      assert.equal(after.coalesced - before.coalesced, 0n);
+    } finally {
+      close();
+      await svc.close(1000);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a Cassandra failure reaches every waiter as UNAVAILABLE, and the next request queries again",
+  ...opts,
+  async fn() {
+    const info = await cassandraInfo();
+    // A consistency level the keyspace's replicas cannot meet: Cassandra itself
+    // answers every read with an Unavailable error.
+    const level = ["TWO", "THREE", "ALL"][0];
+    const rf = Math.min(3, info.nodes);
+    if (rf >= 2) return; // only a 1-node cluster cannot meet TWO (see README, db up --nodes 3)
+    const svc = await startInstance(["--cassandra-consistency", level, "--no-schema"], {
+      waitReady: false,
+    });
+    const { transport, close } = transportFor(svc.url, "grpc/h2");
+    try {
+      const api = createClient(MessagesService, transport);
+      const channelId = randomChannel();
+      const before = await api.getStats({});
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 200 }, () => api.getMessages({ channelId })),
+      );
+      for (const o of outcomes) {
+        assert.equal(o.status, "rejected", "never an empty success");
+        const err = ConnectError.from((o as PromiseRejectedResult).reason);
+        assert.equal(Code[err.code], "Unavailable", err.message);
+      }
+      const mid = await api.getStats({});
+      const firstQueries = mid.queries - before.queries;
+      assert.ok(firstQueries >= 1n && firstQueries < 200n, `queries: ${firstQueries}`);
+      assert.equal(mid.errors - before.errors, 200n);
+      await rejectsWith(api.getMessages({ channelId }), Code.Unavailable);
+      const after = await api.getStats({});
+      assert.equal(after.queries - mid.queries, 1n, "errors are not cached");
+    } finally {
+      close();
+      await svc.close(1000);
+    }
+  },
+});
+
+Deno.test({
+  name: "no Cassandra: readiness 503 / NOT_SERVING and reads fail UNAVAILABLE",
+  ...opts,
+  async fn() {
+    const svc = await startInstance(["--cassandra-contact-points", "127.0.0.1:1"], {
+      waitReady: false,
+    });
+    const { transport, close } = transportFor(svc.url, "grpc/h2");
+    try {
+      const api = createClient(MessagesService, transport);
+      await rejectsWith(api.getMessage({ channelId: 1n, messageId: 1000n }), Code.Unavailable);
+      const health = createClient(Health, transport);
+      assert.equal((await health.check({})).status, Status.NOT_SERVING);
+      const r = await fetch(`${svc.url}/readyz`);
+      assert.equal(r.status, 503);
+      assert.match((await r.json()).reason, /.+/);
+      const h = await fetch(`${svc.url}/healthz`);
+      assert.equal(h.status, 200);
+      await h.body?.cancel();
+    } finally {
+      close();
+      await svc.close(1000);
+    }
+  },
+});
+
+Deno.test({
+  name: "bad input gets the right code and the server keeps serving",
+  ...opts,
+  async fn() {
+    const svc = await startInstance(["--read-max-bytes", "2048"]);
+    const rpc = `${svc.url}/dataservices.v1.MessagesService/GetMessages`;
+    const post = async (url: string, body: BodyInit, type = "application/json") => {
+      const r = await fetch(url, { method: "POST", headers: { "content-type": type }, body });
+      return { status: r.status, body: await r.text() };
+    };
+    try {
+      let r = await post(rpc, "{not json");
+      assert.equal(r.status, 400);
+      assert.equal(JSON.parse(r.body).code, "invalid_argument");
+
+      r = await post(rpc, '{"channelId":"abc"}');
+      assert.equal(JSON.parse(r.body).code, "invalid_argument");
+
+      r = await post(rpc, '{"channelId":"1","bogusField":1}');
+      assert.equal(JSON.parse(r.body).code, "invalid_argument");
+
+      r = await post(rpc, "hello", "text/plain");
+      assert.equal(r.status, 415);
+
+      r = await post(
+        `${svc.url}/dataservices.v1.MessagesService/CreateMessage`,
+        JSON.stringify({ channelId: "1", authorId: "1", content: "x".repeat(5000) }),
+      );
+      assert.equal(JSON.parse(r.body).code, "resource_exhausted");
+
+      r = await post(`${svc.url}/dataservices.v1.MessagesService/NoSuchMethod`, "{}");
+      assert.equal(r.status, 404);
+
+      r = await post(rpc, JSON.stringify({ channelId: "1", limit: 500 }));
+      assert.equal(JSON.parse(r.body).code, "invalid_argument");
+      assert.match(JSON.parse(r.body).message, /limit must be 1\.\.100/);
+
+      // gRPC with a garbage frame
+      const { transport, close } = transportFor(svc.url, "grpc/h2");
+      try {
+        const api = createClient(MessagesService, transport);
+        await rejectsWith(api.getMessages({ channelId: -1n }), Code.InvalidArgument);
+        // still serving after all of the above
+        const ok = await api.getMessages({ channelId: randomChannel() });
+        assert.deepEqual(ok.messages, []);
+      } finally {
+        close();
+      }
+    } finally {
+      await svc.close(1000);
+    }
+  },
+});
+
+Deno.test({
+  name: "CORS: allowed origins get headers and preflights, others do not",
+  ...opts,
+  async fn() {
+    const svc = await startInstance(["--cors-origins", "localhost,https://app.example"]);
+    const rpc = `${svc.url}/dataservices.v1.MessagesService/GetStats`;
+    try {
+      const pre = await fetch(rpc, {
+        method: "OPTIONS",
+        headers: {
+          origin: "http://localhost:5173",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type,x-grpc-web,x-user-agent",
+        },
+      });
+      await pre.body?.cancel();
+      assert.equal(pre.status, 204);
+      assert.equal(pre.headers.get("access-control-allow-origin"), "http://localhost:5173");
+      assert.match(pre.headers.get("access-control-allow-headers") ?? "", /x-grpc-web/i);
+
+      const ok = await fetch(rpc, {
+        method: "POST",
+        headers: { origin: "https://app.example", "content-type": "application/json" },
+        body: "{}",
+      });
+      await ok.body?.cancel();
+      assert.equal(ok.headers.get("access-control-allow-origin"), "https://app.example");
+      assert.match(ok.headers.get("access-control-expose-headers") ?? "", /grpc-status/i);
+
+      const evil = await fetch(rpc, {
+        method: "POST",
+        headers: { origin: "https://evil.example", "content-type": "application/json" },
+        body: "{}",
+      });
+      await evil.body?.cancel();
+      assert.equal(evil.headers.get("access-control-allow-origin"), null);
+    } finally {
+      await svc.close(1000);
+    }
+  },
+});
+
+Deno.test({
+  name: "health, readiness and Prometheus metrics over HTTP",
+  ...opts,
+  async fn() {
+    const svc = await startInstance();
+    try {
+      const { transport, close } = transportFor(svc.url, "connect-json/h1");
+      try {
+        const api = createClient(MessagesService, transport);
+        await rejectsWith(api.getMessage({ channelId: 1n, messageId: 1n }), Code.NotFound);
+      } finally {
+        close();
+      }
+      const ready = await fetch(`${svc.url}/readyz`);
+      assert.equal(ready.status, 200);
+      await ready.body?.cancel();
+      const m = await fetch(`${svc.url}/metrics`);
+      const text = await m.text();
+      assert.match(m.headers.get("content-type") ?? "", /text\/plain/);
+      assert.match(text, /dataservices_requests_total\{method="GetMessage",code="not_found"\} 1/);
+      assert.match(text, /dataservices_queries_total\{op="get_message"\} 1/);
+      assert.match(text, /dataservices_request_duration_seconds_bucket/);
+      assert.match(text, /dataservices_flights_in_progress 0/);
+    } finally {
+      await svc.close(1000);
+    }
+  },
+});
+
+Deno.test({
+  name: "getAndResetMetrics returns counts since its previous call; GetStats never resets",
+  ...opts,
+  async fn() {
+    const svc = await startInstance();
+    const { transport, close } = transportFor(svc.url, "grpc/h2");
+    try {
+      const api = createClient(MessagesService, transport);
+      const compat = createClient(CompatService, transport);
+      await compat.getAndResetMetrics({});
+      const channelId = randomChannel();
+      await api.getMessages({ channelId });
+      await api.getMessages({ channelId, limit: 3 });
+      const w1 = await compat.getAndResetMetrics({});
+      assert.equal(w1.totalRequests, 2n);
+      assert.equal(w1.queriesExecuted, 2n);
+      const w2 = await compat.getAndResetMetrics({});
+      assert.equal(w2.totalRequests, 0n);
+      const stats = await api.getStats({});
+      assert.equal(stats.requests, 2n, "GetStats keeps the cumulative count");
+    } finally {
+      close();
+      await svc.close(1000);
+    }
+  },
+});
