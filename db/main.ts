@@ -1,0 +1,230 @@
+/**
+ * `deno task db`: a local Apache Cassandra without Docker (see `cluster.ts`).
+ *
+ * ```sh
+ * deno task db up [--nodes 1|3] [--timeout SECONDS]
+ * deno task db status        # exit 0 if up, 3 if down
+ * deno task db logs [NODE] [--lines N] [--nodes N] [--stdout]
+ * deno task db down
+ * deno task db clean         # down + delete node state (keeps the jars)
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  clean,
+  clusterDir,
+  contactPointLines,
+  DbError,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_VERSION,
+  defaultLogCluster,
+  down,
+  ensureUp,
+  MAX_NODES,
+  nodeDir,
+  settingsFromEnv,
+  status,
+  tailFile,
+} from "./cluster.ts";
+import { seconds } from "./logs.ts";
+
+/** Help text of `deno task db --help`. */
+export const USAGE = `Usage: deno task db <command> [options]
+
+A real Apache Cassandra for development and tests. Uses docker compose when a
+Docker engine answers, else runs Cassandra ${DEFAULT_VERSION} from Maven jars on JDK 17.
+
+Commands:
+  up [--nodes N] [--timeout S]  start (or reuse) a cluster of N nodes (1..${MAX_NODES}, default: the
+                                running one, else 1) on 127.0.0.1..N, wait until ready,
+                                apply the schema, print the contact points
+  status                        nodes, pids, CQL ports; exit 0 if up, 3 if down
+  logs [NODE] [--lines N]       last N (default 40) lines of NODE's system.log (default node 1)
+       [--nodes N] [--stdout]   of the N-node cluster (default: running / last started);
+                                --stdout: the JVM's stdout.log instead
+  down                          stop the Cassandra processes started by up
+  clean                         down, then delete the clusters' data (keeps the jars)
+
+Options:
+  -n, --nodes N     cluster size
+  -t, --timeout S   seconds each node may take to start (default ${DEFAULT_TIMEOUT_MS / 1000})
+  -l, --lines N     lines for logs
+  -h, --help        this help
+
+Environment:
+  CASSANDRA_CONTACT_POINTS, CASSANDRA_LOCAL_DC  use your own Cassandra (up only checks it
+                                                answers and applies the schema)
+  CASSANDRA_VERSION (default ${DEFAULT_VERSION}), CASSANDRA_HEAP (-Xmx, default 1G for 1 node,
+  768M for more), CASSANDRA_HEAP_MIN (-Xms, default 256M), CASSANDRA_JVM_OPTS, JAVA17_HOME,
+  DB_STATE_DIR (default <repo>/.cassandra), DB_MODE (auto | java | docker)
+
+Exit codes: 0 ok, 1 failure, 2 usage error, 3 status: down.`;
+
+/** A parsed command line. */
+export type Command =
+  | { command: "help" }
+  | { command: "up"; nodes?: number; timeoutMs?: number }
+  | { command: "down" }
+  | { command: "clean" }
+  | { command: "status" }
+  | { command: "logs"; node: number; nodes?: number; lines: number; stdout: boolean };
+
+function intArg(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new DbError(
+      `--${name} must be an integer in ${min}..${max} (got ${JSON.stringify(v)})`,
+      2,
+    );
+  }
+  return Number(v);
+}
+
+/** Parses the arguments of `db/main.ts`; throws {@link DbError} (exit code 2) on misuse. */
+export function parseCli(args: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        nodes: { type: "string", short: "n" },
+        timeout: { type: "string", short: "t" },
+        lines: { type: "string", short: "l" },
+        stdout: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new DbError(`${(e as Error).message}\nRun: deno task db --help`, 2);
+  }
+  const { values: v, positionals: [cmd, ...rest] } = parsed;
+  if (v.help || cmd === "help") return { command: "help" };
+  const allowed: Record<string, string[]> = {
+    up: ["nodes", "timeout"],
+    down: [],
+    clean: [],
+    status: [],
+    logs: ["nodes", "lines", "stdout"],
+  };
+  if (cmd === undefined) throw new DbError(`Missing command.\n\n${USAGE}`, 2);
+  if (!(cmd in allowed)) {
+    throw new DbError(`Unknown command ${JSON.stringify(cmd)}.\n\n${USAGE}`, 2);
+  }
+  const bad = Object.keys(v).filter((k) => !allowed[cmd].includes(k));
+  if (bad.length) throw new DbError(`db ${cmd} takes no --${bad.join(", --")}`, 2);
+  if (rest.length > (cmd === "logs" ? 1 : 0)) {
+    throw new DbError(`Unexpected argument ${JSON.stringify(rest.at(-1))} for db ${cmd}`, 2);
+  }
+  const nodes = intArg("nodes", v.nodes, 1, MAX_NODES);
+  switch (cmd) {
+    case "up": {
+      const t = intArg("timeout", v.timeout, 1, 3600);
+      return { command: "up", nodes, timeoutMs: t === undefined ? undefined : t * 1000 };
+    }
+    case "logs": {
+      const node = rest[0] === undefined ? 1 : Number(rest[0].replace(/^node/, ""));
+      if (!Number.isInteger(node) || node < 1 || node > MAX_NODES) {
+        throw new DbError(`NODE must be 1..${MAX_NODES} (got ${JSON.stringify(rest[0])})`, 2);
+      }
+      if (nodes !== undefined && node > nodes) {
+        throw new DbError(`node ${node} is not in a ${nodes}-node cluster`, 2);
+      }
+      return {
+        command: "logs",
+        node,
+        nodes,
+        lines: intArg("lines", v.lines, 1, 100_000) ?? 40,
+        stdout: !!v.stdout,
+      };
+    }
+    default:
+      return { command: cmd as "down" | "clean" | "status" };
+  }
+}
+
+/** Runs one command; returns the exit code. Output: results on stdout, progress on stderr. */
+export async function main(args: string[]): Promise<number> {
+  const c = parseCli(args);
+  if (c.command === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  switch (c.command) {
+    case "up": {
+      const s = settingsFromEnv(c.timeoutMs ? { timeoutMs: c.timeoutMs } : {});
+      const r = await ensureUp(c.nodes, { settings: s });
+      for (const line of contactPointLines(r)) console.log(line);
+      s.log(`db: ${r.alreadyUp ? "already up" : "up"} in ${seconds(r.elapsedMs)}`);
+      return 0;
+    }
+    case "down":
+      await down();
+      return 0;
+    case "clean":
+      await clean();
+      return 0;
+    case "status": {
+      const s = settingsFromEnv();
+      const r = await status(s);
+      if (r.clusters.length === 0) console.log(`no cluster state in ${s.stateDir}`);
+      for (const cl of r.clusters) {
+        console.log(
+          `cluster n${cl.nodes}: ${cl.nodes} node${cl.nodes > 1 ? "s" : ""}` +
+            `${cl.version ? `, Cassandra ${cl.version}` : ""}, ${clusterDir(s, cl.nodes)}`,
+        );
+        for (const x of cl.states) {
+          console.log(
+            `  node${x.index}  ${x.ip.padEnd(10)} pid ${String(x.pid ?? "-").padEnd(8)} ` +
+              `alive ${x.alive ? "yes" : "no "}  cql :9042 ${x.cql ? "yes" : "no"}`,
+          );
+        }
+      }
+      if (s.externalContactPoints) {
+        console.log(
+          `CASSANDRA_CONTACT_POINTS=${s.externalContactPoints.join(",")} is set: status is ` +
+            "that of this Cassandra (CQL port answering), not of the clusters above",
+        );
+      }
+      if (r.info) {
+        if (r.info.source === "docker") console.log("docker compose Cassandra:");
+        for (const line of contactPointLines(r.info)) console.log(line);
+      }
+      console.log(`status: ${r.up ? "up" : "down"}`);
+      return r.up ? 0 : 3;
+    }
+    case "logs": {
+      const s = settingsFromEnv();
+      const n = c.nodes ?? await defaultLogCluster(s);
+      if (n === undefined) {
+        throw new DbError(`No cluster state in ${s.stateDir}; run: deno task db up`);
+      }
+      if (c.node > n) throw new DbError(`node ${c.node} is not in the ${n}-node cluster`, 2);
+      const path = `${nodeDir(s, n, c.node)}/logs/${c.stdout ? "stdout.log" : "system.log"}`;
+      const lines = await tailFile(path, c.lines);
+      if (lines === undefined) throw new DbError(`${path} does not exist`);
+      s.log(`==> ${path} <==`);
+      for (const line of lines) console.log(line);
+      return 0;
+    }
+  }
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (e) {
+    if (e instanceof DbError) {
+      console.error(`db: ${e.message}`);
+      code = e.exitCode;
+    } else {
+      console.error("db: unexpected error:", e);
+      code = 1;
+    }
+  }
+  Deno.exit(code);
+}
