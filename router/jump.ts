@@ -5,8 +5,11 @@
  * fail over from a dead bucket without moving any other key.
  *
  * All 64-bit arithmetic runs on two unsigned 32-bit halves held in ordinary
- * numbers (about 3.7 times faster than BigInt); `jumpHash` is bit-exact with
- * the reference C++ for every key, including its rounding:
+ * numbers (4 to 6 times faster than BigInt here, see `jump_bench.ts`); `jumpHash`
+ * is bit-exact with the reference C++ for every key, including its rounding:
+ * `(b + 1) * (2^31 / ((key >> 33) + 1))` in that order, which differs from
+ * the exact `floor((b + 1) * 2^31 / ((key >> 33) + 1))` for rare operands
+ * (b + 1 = 49, (key >> 33) + 1 = 98 gives 1073741823 instead of 2^30).
  *
  * ```cpp
  * int32_t JumpConsistentHash(uint64_t key, int32_t num_buckets) {
@@ -29,7 +32,16 @@
 export const MAX_BUCKETS = 0x7fff_ffff;
 
 const TWO_31 = 2147483648;
-const MASK_32 = 0xffff_ffffn;
+
+// Splits a bigint into unsigned 32-bit halves without allocating BigInts: a
+// BigUint64Array stores ToBigUint64(key), i.e. key mod 2^64 (negative keys
+// included), and a Uint32Array over the same bytes reads the halves. About 4x
+// faster than `Number(key & 0xffffffffn)` and `Number(key >> 32n)`.
+const KEY64 = new BigUint64Array(1);
+const KEY32 = new Uint32Array(KEY64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const LO = LITTLE_ENDIAN ? 0 : 1;
+const HI = 1 - LO;
 
 // LCG multiplier 2862933555777941757 = 0x27BB2EE6_87B0B0FD, its low half in
 // 16-bit pieces for the exact 32x32 -> 64 product.
@@ -48,46 +60,56 @@ const MIX_B_LO = 0x133111eb;
 // distinct for every i < 2^64).
 const SALT_STEP = 0x9e3779b97f4a7c15n;
 
-// Result registers of mul64/mix: module-level so the hot path allocates nothing.
-let rHi = 0;
-let rLo = 0;
+/** Halves of salt_i = i * SALT_STEP mod 2^64, computed on first use. */
+const saltHi: number[] = [0];
+const saltLo: number[] = [0];
+function salt(i: number): void {
+  while (saltHi.length <= i) {
+    const s = BigInt.asUintN(64, BigInt(saltHi.length) * SALT_STEP);
+    saltHi.push(Number(s >> 32n));
+    saltLo.push(Number(s & 0xffff_ffffn));
+  }
+}
 
-/**
- * rHi:rLo = (aHi:aLo * bHi:bLo + add) mod 2^64, all halves unsigned 32-bit,
- * `add` in 0..1 (the LCG increment).
- */
-function mul64(aHi: number, aLo: number, bHi: number, bLo: number, add: number): void {
+// Result registers of mul64/mix. A typed array keeps uint32 values unboxed
+// (module-level `let`s would box every value >= 2^30 in a heap number).
+const R = new Uint32Array(2);
+
+/** R = aHi:aLo * bHi:bLo mod 2^64, all halves unsigned 32-bit. */
+function mul64(aHi: number, aLo: number, bHi: number, bLo: number): void {
   const a0 = aLo & 0xffff;
   const a1 = aLo >>> 16;
   const b0 = bLo & 0xffff;
   const b1 = bLo >>> 16;
-  // Each 16x16 product is < 2^32 and exact in a double; p00 + 1 < 2^32 too.
-  const p00 = a0 * b0 + add;
+  // Each 16x16 product is < 2^32 and exact in a double.
+  const p00 = a0 * b0;
   const p01 = a0 * b1;
   const p10 = a1 * b0;
   const p11 = a1 * b1;
   const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff); // < 3 * 2^16
-  rLo = (((mid & 0xffff) << 16) | (p00 & 0xffff)) >>> 0;
+  R[1] = ((mid & 0xffff) << 16) | (p00 & 0xffff);
   // High half of aLo*bLo (< 2^32), plus the cross terms mod 2^32. The sum of
-  // doubles stays below 2^34, so it is exact before >>> 0 reduces it.
-  rHi = (p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(aHi, bLo) +
-    Math.imul(aLo, bHi)) >>> 0;
+  // doubles stays within ±2^34, so it is exact until the Uint32Array store
+  // reduces it mod 2^32.
+  R[0] = p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(aHi, bLo) +
+    Math.imul(aLo, bHi);
 }
 
-/** rHi:rLo = splitmix64 finalizer of hi:lo. */
+/** R = splitmix64 finalizer of hi:lo. */
 function mix(hi: number, lo: number): void {
   // z ^= z >>> 30; z *= 0xbf58476d1ce4e5b9
   lo = (lo ^ ((lo >>> 30) | (hi << 2))) >>> 0;
   hi = (hi ^ (hi >>> 30)) >>> 0;
-  mul64(hi, lo, MIX_A_HI, MIX_A_LO, 0);
+  mul64(hi, lo, MIX_A_HI, MIX_A_LO);
   // z ^= z >>> 27; z *= 0x94d049bb133111eb
-  lo = (rLo ^ ((rLo >>> 27) | (rHi << 5))) >>> 0;
-  hi = (rHi ^ (rHi >>> 27)) >>> 0;
-  mul64(hi, lo, MIX_B_HI, MIX_B_LO, 0);
+  hi = R[0];
+  lo = R[1];
+  mul64((hi ^ (hi >>> 27)) >>> 0, (lo ^ ((lo >>> 27) | (hi << 5))) >>> 0, MIX_B_HI, MIX_B_LO);
   // z ^= z >>> 31
-  lo = (rLo ^ ((rLo >>> 31) | (rHi << 1))) >>> 0;
-  rHi = (rHi ^ (rHi >>> 31)) >>> 0;
-  rLo = lo;
+  hi = R[0];
+  lo = R[1];
+  R[0] = hi ^ (hi >>> 31);
+  R[1] = lo ^ ((lo >>> 31) | (hi << 1));
 }
 
 /** The jump loop on a key given as unsigned halves; buckets already validated. */
@@ -144,7 +166,8 @@ function checkBuckets(buckets: number): void {
  */
 export function jumpHash(key: bigint, buckets: number): number {
   checkBuckets(buckets);
-  return jump(Number((key >> 32n) & MASK_32), Number(key & MASK_32), buckets);
+  KEY64[0] = key;
+  return jump(KEY32[HI], KEY32[LO], buckets);
 }
 
 /**
@@ -158,12 +181,15 @@ export function jumpHash(key: bigint, buckets: number): number {
  * @example
  * ```ts
  * mix64(0n); // 0n
- * mix64(1n); // 0x910a2dec89025cc1n
+ * mix64(1n); // 0x5692161d100b05e5n
  * ```
  */
 export function mix64(key: bigint): bigint {
-  mix(Number((key >> 32n) & MASK_32), Number(key & MASK_32));
-  return (BigInt(rHi) << 32n) | BigInt(rLo);
+  KEY64[0] = key;
+  mix(KEY32[HI], KEY32[LO]);
+  KEY32[HI] = R[0];
+  KEY32[LO] = R[1];
+  return KEY64[0];
 }
 
 /**
@@ -181,8 +207,9 @@ export function mix64(key: bigint): bigint {
  */
 export function route(key: bigint, buckets: number): number {
   checkBuckets(buckets);
-  mix(Number((key >> 32n) & MASK_32), Number(key & MASK_32));
-  return jump(rHi, rLo, buckets);
+  KEY64[0] = key;
+  mix(KEY32[HI], KEY32[LO]);
+  return jump(R[0], R[1], buckets);
 }
 
 /** Default number of salted re-jumps before {@linkcode routeLive} falls back to a scan. */
@@ -223,21 +250,21 @@ export function routeLive(
   attempts: number = DEFAULT_FAILOVER_ATTEMPTS,
 ): number {
   checkBuckets(buckets);
-  const hi = Number((key >> 32n) & MASK_32);
-  const lo = Number(key & MASK_32);
+  KEY64[0] = key;
+  const hi = KEY32[HI];
+  const lo = KEY32[LO];
   mix(hi, lo);
-  const owner = jump(rHi, rLo, buckets);
+  const owner = jump(R[0], R[1], buckets);
   if (isLive(owner)) return owner;
+  salt(attempts + 1);
   for (let i = 1; i <= attempts; i++) {
-    const salt = BigInt.asUintN(64, BigInt(i) * SALT_STEP);
-    mix((hi ^ Number(salt >> 32n)) >>> 0, (lo ^ Number(salt & MASK_32)) >>> 0);
-    const b = jump(rHi, rLo, buckets);
+    mix((hi ^ saltHi[i]) >>> 0, (lo ^ saltLo[i]) >>> 0);
+    const b = jump(R[0], R[1], buckets);
     if (isLive(b)) return b;
   }
   const live: number[] = [];
   for (let b = 0; b < buckets; b++) if (isLive(b)) live.push(b);
   if (live.length === 0) return owner;
-  const salt = BigInt.asUintN(64, BigInt(attempts + 1) * SALT_STEP);
-  mix((hi ^ Number(salt >> 32n)) >>> 0, (lo ^ Number(salt & MASK_32)) >>> 0);
-  return live[jump(rHi, rLo, live.length)];
+  mix((hi ^ saltHi[attempts + 1]) >>> 0, (lo ^ saltLo[attempts + 1]) >>> 0);
+  return live[jump(R[0], R[1], live.length)];
 }

@@ -1,0 +1,279 @@
+/**
+ * Server-side helpers for the router (Deno, and Node where noted): instance
+ * lists from flags, the `DATA_SERVICES` environment variable or a file that is
+ * re-read when it changes, and transports over HTTP/2 from connect-node.
+ *
+ * Browsers use `router/mod.ts` only, with a connect-web transport factory.
+ *
+ * @module
+ */
+
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+  Http2SessionManager,
+  type Http2SessionOptions,
+} from "@connectrpc/connect-node";
+import type { Interceptor } from "@connectrpc/connect";
+import { type InstanceInit, parseInstanceList, type TransportFactory } from "./membership.ts";
+import {
+  createRoutingTransport,
+  type RoutingTransport,
+  type RoutingTransportOptions,
+} from "./transport.ts";
+
+/** Name of the environment variable holding the instance list. */
+export const DATA_SERVICES_ENV = "DATA_SERVICES";
+
+/**
+ * The instance list in the environment variable `name` (default
+ * `DATA_SERVICES`, e.g. `"127.0.0.1:50051,127.0.0.1:50052"`), or `undefined`
+ * if it is unset or empty. Needs `--allow-env`.
+ */
+export function instancesFromEnv(name: string = DATA_SERVICES_ENV): string[] | undefined {
+  const value = Deno.env.get(name);
+  if (value === undefined) return undefined;
+  const list = parseInstanceList(value);
+  return list.length === 0 ? undefined : list;
+}
+
+/**
+ * Reads an instance list file: one instance per line or comma-separated,
+ * `#` comments. Needs `--allow-read`.
+ *
+ * @throws {Deno.errors.NotFound} if the file does not exist.
+ */
+export async function readInstancesFile(path: string): Promise<string[]> {
+  return parseInstanceList(await Deno.readTextFile(path));
+}
+
+/** Options of {@linkcode watchInstancesFile}. */
+export interface WatchOptions {
+  /** Wait this long after the last change event before re-reading (default 100 ms). */
+  readonly debounceMs?: number;
+  /** Called when the file cannot be read or parsed; the watch goes on. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** A running file watch. */
+export interface InstancesFileWatch {
+  /** Stops watching. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Calls `onChange` with the new list each time the file's list changes
+ * (comparing entries and order, so touching the file or editing comments
+ * does nothing). A file that reads empty is ignored: editors truncate before
+ * writing, so an empty list is taken as "being rewritten", not "no instance". Watches the file's directory, so editors that replace the
+ * file by renaming are followed. Does not call `onChange` for the current
+ * contents: read them first with {@linkcode readInstancesFile}.
+ *
+ * @param initial the list currently in use (changes are relative to it).
+ */
+export function watchInstancesFile(
+  path: string,
+  initial: readonly string[],
+  onChange: (list: string[]) => void,
+  options: WatchOptions = {},
+): InstancesFileWatch {
+  const debounceMs = options.debounceMs ?? 100;
+  const absolute = resolvePath(path);
+  const dir = absolute.slice(0, absolute.lastIndexOf("/")) || "/";
+  const watcher = Deno.watchFs(dir, { recursive: false });
+  let last = initial.join("\n");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+
+  const reread = async () => {
+    timer = undefined;
+    try {
+      const list = await readInstancesFile(absolute);
+      // A file being rewritten can read empty for a moment: keep the list.
+      if (closed || list.length === 0) return;
+      const joined = list.join("\n");
+      if (joined === last) return;
+      last = joined;
+      onChange(list);
+    } catch (error) {
+      if (!closed) options.onError?.(error);
+    }
+  };
+
+  (async () => {
+    try {
+      for await (const event of watcher) {
+        if (!event.paths.some((p) => p === absolute)) continue;
+        if (timer !== undefined) clearTimeout(timer);
+        timer = setTimeout(reread, debounceMs);
+      }
+    } catch (error) {
+      if (!closed) options.onError?.(error);
+    }
+  })();
+
+  return {
+    close() {
+      if (closed) return;
+      closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      watcher.close();
+    },
+  };
+}
+
+function resolvePath(path: string): string {
+  if (path.startsWith("/")) return path;
+  const cwd = Deno.cwd();
+  return `${cwd === "/" ? "" : cwd}/${path.replace(/^\.\//, "")}`;
+}
+
+/** Where {@linkcode resolveInstances} looks, in order of precedence. */
+export interface InstanceSources {
+  /** Explicit list (e.g. from `--instances a:1,b:2`); a string is parsed. */
+  readonly instances?: string | Iterable<string>;
+  /** A membership file. */
+  readonly file?: string;
+  /** Environment variable name (default `DATA_SERVICES`); `false` to skip it. */
+  readonly env?: string | false;
+}
+
+/**
+ * The first non-empty list among: explicit `instances`, the `file`, the
+ * environment variable. Empty if none is given.
+ */
+export async function resolveInstances(sources: InstanceSources): Promise<string[]> {
+  if (sources.instances !== undefined) {
+    const list = typeof sources.instances === "string"
+      ? parseInstanceList(sources.instances)
+      : [...sources.instances];
+    if (list.length > 0) return list;
+  }
+  if (sources.file !== undefined) return await readInstancesFile(sources.file);
+  if (sources.env !== false) return instancesFromEnv(sources.env || DATA_SERVICES_ENV) ?? [];
+  return [];
+}
+
+/** Options of {@linkcode createNodeTransportFactory}. */
+export interface NodeTransportFactoryOptions extends Http2SessionOptions {
+  /** Wire protocol (default `"grpc"`). All run over HTTP/2 (h2c for `http://`). */
+  readonly protocol?: "grpc" | "connect" | "grpc-web";
+  /** Binary protobuf (default true); false sends JSON (Connect and gRPC-web only). */
+  readonly useBinaryFormat?: boolean;
+  /** Interceptors applied to every call on every instance. */
+  readonly interceptors?: Interceptor[];
+  /** Default deadline of calls that set none. */
+  readonly defaultTimeoutMs?: number;
+}
+
+/**
+ * A {@linkcode TransportFactory} for connect-node over HTTP/2: one
+ * `Http2SessionManager` (one connection) per instance, aborted when the
+ * router closes the transport. Works in Deno and Node.
+ *
+ * @example
+ * ```ts
+ * const router = createRoutingTransport({
+ *   instances: ["127.0.0.1:50051", "127.0.0.1:50052"],
+ *   createTransport: createNodeTransportFactory({ protocol: "grpc" }),
+ * });
+ * ```
+ */
+export function createNodeTransportFactory(
+  options: NodeTransportFactoryOptions = {},
+): TransportFactory {
+  const { protocol = "grpc", useBinaryFormat = true, interceptors, defaultTimeoutMs } = options;
+  const session: Http2SessionOptions = {
+    pingIntervalMs: options.pingIntervalMs,
+    pingIdleConnection: options.pingIdleConnection,
+    pingTimeoutMs: options.pingTimeoutMs,
+    idleConnectionTimeoutMs: options.idleConnectionTimeoutMs,
+  };
+  return (instance) => {
+    const sessionManager = new Http2SessionManager(instance.baseUrl, session);
+    const common = {
+      baseUrl: instance.baseUrl,
+      httpVersion: "2" as const,
+      sessionManager,
+      useBinaryFormat,
+      interceptors,
+      defaultTimeoutMs,
+    };
+    const transport = protocol === "connect"
+      ? createConnectTransport(common)
+      : protocol === "grpc-web"
+      ? createGrpcWebTransport(common)
+      : createGrpcTransport(common);
+    return {
+      unary: transport.unary.bind(transport),
+      stream: transport.stream.bind(transport),
+      close: () => sessionManager.abort(),
+    };
+  };
+}
+
+/** Options of {@linkcode createNodeRoutingTransport}. */
+export interface NodeRoutingTransportOptions
+  extends
+    Omit<RoutingTransportOptions, "instances" | "createTransport">,
+    InstanceSources,
+    NodeTransportFactoryOptions {
+  /** Overrides the connect-node factory (the protocol options are then ignored). */
+  readonly createTransport?: TransportFactory;
+  /** Options of the file watch (when `file` is the source used). */
+  readonly watch?: WatchOptions;
+  /** Called after the router took a new list from the watched file. */
+  readonly onInstancesChange?: (list: readonly string[]) => void;
+}
+
+/**
+ * A routing transport whose list comes from `instances`, else `file`, else
+ * `DATA_SERVICES`, with connect-node HTTP/2 transports. When the list comes
+ * from a file, the file is watched and the router follows its changes
+ * (see {@linkcode watchInstancesFile}); `close()` also stops the watch.
+ *
+ * @throws {TypeError} if no source yields an instance.
+ *
+ * @example
+ * ```ts
+ * // DATA_SERVICES=127.0.0.1:50051,127.0.0.1:50052
+ * const router = await createNodeRoutingTransport({ protocol: "grpc" });
+ * const client = createClient(MessagesService, router);
+ * ```
+ */
+export async function createNodeRoutingTransport(
+  options: NodeRoutingTransportOptions = {},
+): Promise<RoutingTransport> {
+  const explicit = options.instances !== undefined &&
+    (await resolveInstances({ instances: options.instances, env: false })).length > 0;
+  const list = await resolveInstances(options);
+  if (list.length === 0) {
+    throw new TypeError(
+      `No data-service instances: pass a list, a file, or set ${options.env || DATA_SERVICES_ENV}`,
+    );
+  }
+  const router = createRoutingTransport({
+    ...options,
+    instances: list as InstanceInit[],
+    createTransport: options.createTransport ?? createNodeTransportFactory(options),
+  });
+  if (explicit || options.file === undefined) return router;
+  const watch = watchInstancesFile(options.file, list, (next) => {
+    try {
+      router.setInstances(next);
+    } catch (error) {
+      options.watch?.onError?.(error);
+      return;
+    }
+    options.onInstancesChange?.(next);
+  }, options.watch);
+  const close = router.close.bind(router);
+  return Object.assign(router, {
+    close: async () => {
+      watch.close();
+      await close();
+    },
+  });
+}

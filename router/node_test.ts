@@ -1,0 +1,215 @@
+// Tests of the Deno/Node helpers. They need --allow-env, --allow-read,
+// --allow-write and --allow-net (`deno test -A router/`); without them the
+// tests that need a permission are skipped, not failed.
+import assert from "node:assert/strict";
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { createClient } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
+import { route, routeLive } from "./jump.ts";
+import { FakeInstance } from "./_fake.ts";
+import {
+  createNodeRoutingTransport,
+  createNodeTransportFactory,
+  instancesFromEnv,
+  readInstancesFile,
+  resolveInstances,
+  watchInstancesFile,
+} from "./node.ts";
+import { createRoutingTransport } from "./transport.ts";
+
+const granted = (name: "env" | "read" | "write" | "net") =>
+  Deno.permissions.querySync({ name }).state === "granted";
+const canEnv = granted("env");
+const canFs = granted("read") && granted("write");
+const canNet = granted("net");
+
+Deno.test({
+  name: "instancesFromEnv reads DATA_SERVICES (or another variable)",
+  ignore: !canEnv,
+  fn() {
+    const name = "ROUTER_TEST_DATA_SERVICES";
+    Deno.env.set(name, " 127.0.0.1:50051, 127.0.0.1:50052 ");
+    try {
+      assert.deepEqual(instancesFromEnv(name), ["127.0.0.1:50051", "127.0.0.1:50052"]);
+      Deno.env.set(name, " , ");
+      assert.equal(instancesFromEnv(name), undefined);
+      Deno.env.delete(name);
+      assert.equal(instancesFromEnv(name), undefined);
+    } finally {
+      Deno.env.delete(name);
+    }
+  },
+});
+
+Deno.test({
+  name: "resolveInstances: explicit list, then file, then environment",
+  ignore: !(canEnv && canFs),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const env = "ROUTER_TEST_RESOLVE";
+    try {
+      const file = `${dir}/instances`;
+      await Deno.writeTextFile(file, "# ordered\nf:1\nf:2, f:3\n");
+      Deno.env.set(env, "e:1,e:2");
+      assert.deepEqual(await readInstancesFile(file), ["f:1", "f:2", "f:3"]);
+      assert.deepEqual(await resolveInstances({ instances: "x:1, y:1", file, env }), [
+        "x:1",
+        "y:1",
+      ]);
+      assert.deepEqual(await resolveInstances({ instances: ["x:1"], file, env }), ["x:1"]);
+      assert.deepEqual(await resolveInstances({ instances: "", file, env }), ["f:1", "f:2", "f:3"]);
+      assert.deepEqual(await resolveInstances({ env }), ["e:1", "e:2"]);
+      assert.deepEqual(await resolveInstances({ env: false }), []);
+      await assert.rejects(resolveInstances({ file: `${dir}/missing` }), Deno.errors.NotFound);
+    } finally {
+      Deno.env.delete(env);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "watchInstancesFile reports list changes, not rewrites of the same list or empty reads",
+  ignore: !canFs,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const file = `${dir}/instances`;
+      await Deno.writeTextFile(file, "a:1\nb:1\n");
+      const lists: string[][] = [];
+      let changed = Promise.withResolvers<void>();
+      const watch = watchInstancesFile(file, ["a:1", "b:1"], (list) => {
+        lists.push(list);
+        changed.resolve();
+      }, { debounceMs: 20 });
+      try {
+        await Deno.writeTextFile(file, "a:1, b:1 # same list, new comment\n");
+        await Deno.writeTextFile(`${dir}/other`, "unrelated");
+        await Deno.writeTextFile(file, "# momentarily empty, as while an editor rewrites it\n");
+        await Deno.writeTextFile(file, "a:1\nb:1\nc:1\n");
+        await changed.promise;
+        assert.deepEqual(lists, [["a:1", "b:1", "c:1"]]);
+        // Replaced by rename, as editors do.
+        changed = Promise.withResolvers<void>();
+        await Deno.writeTextFile(`${dir}/instances.tmp`, "a:1\nb:1\nc:1\nd:1\n");
+        await Deno.rename(`${dir}/instances.tmp`, file);
+        await changed.promise;
+        assert.deepEqual(lists.at(-1), ["a:1", "b:1", "c:1", "d:1"]);
+      } finally {
+        watch.close();
+        watch.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Serves a fake instance over real HTTP/2 (h2c) on an ephemeral port. */
+async function serve(fake: FakeInstance) {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const server = http2.createServer(connectNodeAdapter({ routes: fake.routes }));
+  server.on("session", (s) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    address: `127.0.0.1:${port}`,
+    async close() {
+      for (const s of sessions) s.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** An address nothing listens on. */
+async function deadAddress(): Promise<string> {
+  const server = http2.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `127.0.0.1:${port}`;
+}
+
+for (const protocol of ["grpc", "connect", "grpc-web"] as const) {
+  Deno.test({
+    name: `connect-node ${protocol} over HTTP/2: routing, failover from a refused port, close`,
+    ignore: !canNet,
+    async fn() {
+      const fakeA = new FakeInstance("A");
+      const fakeB = new FakeInstance("B");
+      const a = await serve(fakeA);
+      const b = await serve(fakeB);
+      const dead = await deadAddress();
+      const ids = [a.address, dead, b.address];
+      const label = ["A", "dead", "B"];
+      const router = createRoutingTransport({
+        instances: ids,
+        createTransport: createNodeTransportFactory({ protocol }),
+        probeIntervalMs: 0,
+      });
+      try {
+        const client = createClient(MessagesService, router);
+        for (let channelId = 1n; channelId <= 40n; channelId++) {
+          // Owners A and B serve their channels; the dead port's channels are
+          // retried on (then routed to) their fallback among A and B.
+          const res = await client.getMessages({ channelId });
+          assert.equal(res.messages[0].content, label[routeLive(channelId, 3, (i) => i !== 1)]);
+        }
+        // The refused port was marked down by the first call for one of its channels.
+        assert.deepEqual(router.instances.map((i) => i.up), [true, false, true]);
+        await router.checkHealth();
+        assert.deepEqual(router.instances.map((i) => i.up), [true, false, true]);
+        assert.equal((await client.getStats({})).instance, "A");
+        assert.equal(fakeA.healthChecks, 1);
+      } finally {
+        await router.close();
+        await a.close();
+        await b.close();
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "createNodeRoutingTransport follows its membership file",
+  ignore: !(canFs && canNet && canEnv),
+  async fn() {
+    const fakes = [new FakeInstance("A"), new FakeInstance("B")];
+    const servers = await Promise.all(fakes.map(serve));
+    const dir = await Deno.makeTempDir();
+    const file = `${dir}/instances`;
+    await Deno.writeTextFile(file, `${servers[0].address}\n`);
+    const changed = Promise.withResolvers<readonly string[]>();
+    const errors: unknown[] = [];
+    const router = await createNodeRoutingTransport({
+      file,
+      env: false,
+      probeIntervalMs: 0,
+      watch: { debounceMs: 20, onError: (e) => errors.push(e) },
+      onInstancesChange: (list) => changed.resolve(list),
+    });
+    try {
+      const client = createClient(MessagesService, router);
+      assert.equal((await client.getMessages({ channelId: 7n })).messages[0].content, "A");
+      const both = [servers[0].address, servers[1].address];
+      await Deno.writeTextFile(file, both.join("\n"));
+      assert.deepEqual(await changed.promise, both);
+      assert.deepEqual(router.instances.map((i) => i.id), both);
+      for (let channelId = 1n; channelId <= 10n; channelId++) {
+        const res = await client.getMessages({ channelId });
+        assert.equal(res.messages[0].content, ["A", "B"][route(channelId, 2)]);
+      }
+      assert.deepEqual(errors, []);
+    } finally {
+      await router.close();
+      await Promise.all(servers.map((s) => s.close()));
+      await Deno.remove(dir, { recursive: true });
+    }
+    await assert.rejects(createNodeRoutingTransport({ env: false }), TypeError);
+  },
+});
