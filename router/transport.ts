@@ -482,8 +482,11 @@ class Router implements RoutingTransport {
     started: number,
   ): { member: Member; timeoutMs: number | undefined } | undefined {
     if (!this.#retry || this.#closed || signal?.aborted) return undefined;
-    if (ConnectError.from(error).code !== Code.Unavailable) return undefined;
-    if (!this.#isIdempotent(method)) return undefined;
+    // A refused stream was never processed (the instance is going away): safe to
+    // retry even for writes.
+    const refused = wasRefused(error);
+    if (!refused && ConnectError.from(error).code !== Code.Unavailable) return undefined;
+    if (!refused && !this.#isIdempotent(method)) return undefined;
     let remaining = timeoutMs;
     if (timeoutMs !== undefined && timeoutMs > 0) {
       remaining = timeoutMs - (Date.now() - started);
@@ -552,7 +555,7 @@ class Router implements RoutingTransport {
   #noteFailure(member: Member, epoch: number, error: unknown): void {
     if (!member.up || member.removed || member.epoch !== epoch) return;
     const e = ConnectError.from(error);
-    if (e.code === Code.Unavailable) this.#setHealth(member, false, "call", e);
+    if (e.code === Code.Unavailable || wasRefused(error)) this.#setHealth(member, false, "call", e);
   }
 
   #setHealth(member: Member, up: boolean, reason: HealthChange["reason"], error?: ConnectError) {
@@ -611,4 +614,17 @@ async function* track<T>(
   } finally {
     onEnd();
   }
+}
+
+/**
+ * Whether the server refused the call's HTTP/2 stream (RST_STREAM
+ * REFUSED_STREAM, e.g. after its GOAWAY on shutdown): the request was not
+ * processed, so it may be sent elsewhere. connect-node reports it as INTERNAL.
+ */
+export function wasRefused(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth++) {
+    if (e.message.includes("REFUSED_STREAM")) return true;
+    e = e.cause;
+  }
+  return false;
 }

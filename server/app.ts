@@ -5,15 +5,15 @@
  *
  * @module
  */
-import { Code, ConnectError, type ConnectRouter, cors as connectCors } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import cors from "cors";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatMessagesService } from "../gen/messages/messages_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { applySchema } from "../db/schema.ts";
 import { CapacityError, Coalescer, FlightTimeoutError } from "./coalescer.ts";
 import type { ServerConfig } from "./config.ts";
+import { withCors } from "./cors.ts";
 import { toConnectError } from "./errors.ts";
 import { healthService, probeStore, Readiness } from "./health.ts";
 import { observe } from "./interceptors.ts";
@@ -56,27 +56,6 @@ export interface DataServiceDeps {
   probeIntervalMs?: number;
 }
 
-const LOCALHOST_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
-
-/** Whether `origin` is allowed by the configured list ("localhost", "*", or exact origins). */
-export function originAllowed(allow: readonly string[], origin: string): boolean {
-  return allow.some((a) =>
-    a === "*" || a === origin || (a === "localhost" && LOCALHOST_ORIGIN.test(origin))
-  );
-}
-
-/** Wraps a node handler with CORS for the allowed origins (Connect's method and header lists). */
-export function withCors(allow: readonly string[], handler: NodeHandler): NodeHandler {
-  const mw = cors({
-    origin: (origin, cb) => cb(null, origin !== undefined && originAllowed(allow, origin)),
-    methods: [...connectCors.allowedMethods],
-    allowedHeaders: [...connectCors.allowedHeaders, "Authorization"],
-    exposedHeaders: [...connectCors.exposedHeaders],
-    maxAge: 7200,
-  });
-  return (req, res) => mw(req as never, res as never, () => handler(req, res));
-}
-
 /** Builds the Coalesce function the services use, mapping coalescer errors to Connect codes. */
 export function coalesceWith(coalescer: Coalescer<unknown>): Coalesce {
   return async <T>(key: string, fn: (s: AbortSignal) => Promise<T>, signal: AbortSignal) => {
@@ -106,6 +85,20 @@ function httpRoutes(readiness: Readiness, metrics: ServiceMetrics) {
     };
     const json = (status: number, body: unknown) =>
       send(status, "application/json", JSON.stringify(body) + "\n");
+    if (req.method === "POST") {
+      // An RPC path no service has: UNIMPLEMENTED in the caller's protocol.
+      const message = `unknown procedure ${path}`;
+      const type = String(req.headers["content-type"] ?? "");
+      if (type.startsWith("application/grpc")) {
+        // gRPC and gRPC-web "trailers-only" response: the status travels in the headers.
+        res.statusCode = 200;
+        res.setHeader("content-type", type.split(";")[0]);
+        res.setHeader("grpc-status", String(Code.Unimplemented));
+        res.setHeader("grpc-message", encodeURIComponent(message));
+        return res.end();
+      }
+      return json(404, { code: "unimplemented", message });
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       return json(405, { error: `${req.method} not allowed on ${path}` });
     }

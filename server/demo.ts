@@ -66,3 +66,22 @@ export async function writeAll(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker));
 }
+
+/**
+ * Writes the demo data unless it is already there (the original's row of
+ * channel 20 is written last, so its presence means the load completed).
+ * Returns the number of messages written (0 when present).
+ */
+export async function ensureDemoData(
+  store: MessageStore,
+  options: DemoOptions = {},
+): Promise<number> {
+  const channels = options.channels ?? 20;
+  const last = originalRow(channels);
+  if (await store.getMessage(last.channelId, last.messageId)) return 0;
+  const all = demoMessages(options);
+  const originals = all.filter((m) => m.messageId === BigInt(Number(m.channelId) * 1000));
+  await writeAll(store, all.filter((m) => !originals.includes(m)));
+  await writeAll(store, originals, 1);
+  return all.length;
+}

@@ -1,0 +1,98 @@
+/**
+ * A child Deno process of the local stack (a data-service instance or the
+ * gateway): started with its JSON logs on stderr, its listening URL taken
+ * from its `"msg":"listening"` log line, stopped with SIGTERM (then SIGKILL).
+ *
+ * @module
+ */
+import { TextLineStream } from "./text_lines.ts";
+
+/** A running child service. */
+export interface ChildService {
+  readonly name: string;
+  readonly pid: number;
+  /** Resolves with the URL the child listens on; rejects if it exits first. */
+  readonly listening: Promise<string>;
+  /** Resolves with the exit code when the child ends. */
+  readonly exited: Promise<number>;
+  /** The last log lines (at most 50), for error reports. */
+  tail(): string[];
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<number>;
+}
+
+/** Options of {@link spawnService}. */
+export interface SpawnOptions {
+  /** Called with every log line of the child (stdout and stderr). */
+  onLine?: (line: string) => void;
+  env?: Record<string, string>;
+}
+
+/** Starts `deno run -A <script> ...args` from the repository root. */
+export function spawnService(
+  name: string,
+  script: string,
+  args: string[],
+  options: SpawnOptions = {},
+): ChildService {
+  const root = new URL("..", import.meta.url);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...args],
+    cwd: root,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...options.env },
+  }).spawn();
+  const lines: string[] = [];
+  const listening = Promise.withResolvers<string>();
+  const exited = child.status.then((s) => s.code);
+  const consume = async (stream: ReadableStream<Uint8Array>) => {
+    const reader = stream.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream());
+    for await (const line of reader) {
+      lines.push(line);
+      if (lines.length > 50) lines.shift();
+      options.onLine?.(line);
+      if (line.includes('"msg":"listening"')) {
+        try {
+          listening.resolve(JSON.parse(line).url);
+        } catch { /* not our JSON */ }
+      }
+    }
+  };
+  const drained = Promise.all([consume(child.stdout), consume(child.stderr)]);
+  exited.then(async (code) => {
+    await drained.catch(() => {});
+    listening.reject(
+      new Error(
+        `${name} exited with code ${code} before listening:\n  ${lines.slice(-15).join("\n  ")}`,
+      ),
+    );
+  });
+  listening.promise.catch(() => {}); // reported by whoever awaits it
+  let stopping: Promise<number> | undefined;
+  return {
+    name,
+    pid: child.pid,
+    listening: listening.promise,
+    exited,
+    tail: () => [...lines],
+    stop(graceMs = 15_000) {
+      stopping ??= (async () => {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* already gone */ }
+        const timer = setTimeout(() => {
+          try {
+            child.kill("SIGKILL");
+          } catch { /* already gone */ }
+        }, graceMs);
+        const code = await exited;
+        clearTimeout(timer);
+        await drained.catch(() => {});
+        return code;
+      })();
+      return stopping;
+    },
+  };
+}
