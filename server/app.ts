@@ -133,7 +133,8 @@ export async function startDataService(
     queryTimeoutMs: config.queryTimeoutMs,
   });
   const store: MessageStore = deps.store ?? cassandra!;
-  let metrics: ServiceMetrics | undefined;
+  // inFlight reads the coalescer below; it is only called when metrics are scraped.
+  const metrics: ServiceMetrics = new ServiceMetrics(() => inFlight());
   const coalescer = new Coalescer<unknown>({
     enabled: config.coalesce,
     flightTimeoutMs: config.flightTimeoutMs,
@@ -144,8 +145,8 @@ export async function startDataService(
     maxConcurrentCalls: config.maxConcurrentQueries,
     maxQueuedCalls: config.maxQueuedQueries,
     onEvent: (e) => {
-      if (e.type === "join") metrics?.coalesced.inc();
-      else if (e.type === "reject") metrics?.rejected.inc({ cap: e.cap });
+      if (e.type === "join") metrics.coalesced.inc();
+      else if (e.type === "reject") metrics.rejected.inc({ cap: e.cap });
       else if (e.type === "aged") log.warn("flight aged out", { key: e.key, ageMs: e.ageMs });
     },
   });
@@ -153,7 +154,6 @@ export async function startDataService(
     const s = coalescer.stats();
     return { flights: s.flights, waiters: s.waiters };
   };
-  metrics = new ServiceMetrics(inFlight);
   const readiness = new Readiness();
   const startedAt = new Date();
   const deps2 = {
@@ -161,7 +161,7 @@ export async function startDataService(
     coalesce: coalesceWith(coalescer),
     metrics,
     ids: new SnowflakeGenerator(config.workerId),
-    instance: `${config.host}:${config.port}#${config.workerId}`,
+    instance: `${config.host}:${config.port}#${config.workerId}`, // set to the bound port below
     startedAt,
     inFlight,
     window: new ResettableWindow(),
@@ -235,6 +235,7 @@ export async function startDataService(
     await store.close().catch(() => {});
     throw err;
   }
+  deps2.instance = `${new URL(server.url).host}#${config.workerId}`;
   log.info("listening", {
     url: server.url,
     protocols: ["grpc", "grpc-web", "connect"],
