@@ -74,6 +74,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     instances: options.targets,
     file: options.targetsFile,
     protocol: options.protocol ?? "grpc",
+    // A busy instance answers probes late; only a refusal or NOT_SERVING should move
+    // its channels (a timeout marks it down, so be generous).
+    probeTimeoutMs: 3000,
     onHealthChange: (c) => (c.up ? log.info : log.warn)("instance health", { ...c }),
   });
   const readiness = new Readiness();

@@ -1,0 +1,246 @@
+/**
+ * `deno task load`: the original client's coalescing demo, made correct and
+ * useful as a load generator.
+ *
+ * It sends `--requests` reads over `--channels` channels (request i asks
+ * channel `(i % channels) + 1`), all at once by default like the original,
+ * or on an open-loop schedule (`--rps`, `--duration`) or with a concurrency
+ * cap; routes them with the jump-hash router client (or round-robin, random,
+ * single, or a gateway); and reports what the servers did from `GetStats`
+ * deltas taken before and after the run on every instance. Those counters
+ * are never reset, so two runs at once cannot corrupt each other (the
+ * original's get-and-reset could), although each run's deltas then include
+ * the other's traffic.
+ *
+ * ```sh
+ * deno task load --channels 20 --requests 10000
+ * deno task load --rps 2000 --duration 30s --method history --format json
+ * ```
+ *
+ * Programmatic use: {@linkcode runLoad}.
+ *
+ * @module
+ */
+import { ConnectError } from "@connectrpc/connect";
+import {
+  DEFAULT_TARGETS,
+  DEFAULTS,
+  FlagError,
+  HELP,
+  type LoadOptions,
+  parseLoadArgs,
+} from "./load_flags.ts";
+import { codeName, LoadError, openTargets } from "./load_targets.ts";
+import { createProgressLine, type Progress } from "./load_progress.ts";
+import { type Clock, type Completion, plannedRequests, runPaced } from "./pacing.ts";
+import { buildReport, formatJson, formatText, type LoadReport } from "./report.ts";
+
+export { FlagError, LoadError, type LoadOptions, type LoadReport };
+
+/** Hooks of {@linkcode runLoad}. */
+export interface RunHooks {
+  /** Stops sending; the report covers what was sent (marked interrupted). */
+  readonly signal?: AbortSignal;
+  /** Called when the measured run starts, with a function that reads its progress. */
+  readonly onStart?: (read: () => Progress) => void;
+  /** Clock of the pacer (tests). */
+  readonly clock?: Clock;
+}
+
+/** Most distinct error messages a report quotes. */
+const ERROR_SAMPLES = 3;
+
+/**
+ * Runs one load and returns its report. Options not given take the
+ * defaults of the command line (20 channels, 10000 requests all at once,
+ * GetMessage over binary Connect, jump routing over 127.0.0.1:50051 and :50052).
+ *
+ * @throws {LoadError} if an instance does not answer GetStats before or
+ *   after the run (unreachable, wrong service).
+ * @throws {RangeError} on contradicting options (e.g. a duration with no rate
+ *   and no concurrency).
+ *
+ * @example
+ * ```ts
+ * const report = await runLoad({ targets: ["127.0.0.1:50051"], requests: 2000, method: "history" });
+ * console.log(report.totalQueries, report.client.failed);
+ * ```
+ */
+export async function runLoad(
+  init: Partial<LoadOptions> = {},
+  hooks: RunHooks = {},
+): Promise<LoadReport> {
+  const o: LoadOptions = {
+    channels: DEFAULTS.channels,
+    timeoutMs: DEFAULTS.timeoutMs,
+    connections: DEFAULTS.connections,
+    protocol: DEFAULTS.protocol,
+    routing: DEFAULTS.routing,
+    targets: DEFAULT_TARGETS,
+    method: DEFAULTS.method,
+    warmup: DEFAULTS.warmup,
+    // An explicit `undefined` keeps the default.
+    ...Object.fromEntries(Object.entries(init).filter(([, v]) => v !== undefined)),
+    requests: init.requests ?? (init.durationMs === undefined ? DEFAULTS.requests : undefined),
+  };
+  const pacing = {
+    total: o.requests,
+    rps: o.rps,
+    durationMs: o.durationMs,
+    concurrency: o.concurrency,
+    signal: hooks.signal,
+    clock: hooks.clock,
+  };
+  const planned = plannedRequests(pacing); // throws RangeError on impossible options
+  // Health changes the jump router saw while measuring: each one moves channels.
+  const healthChanges: string[] = [];
+  let measuring = false;
+  const targets = openTargets({
+    ...o,
+    onHealthChange: (c) => {
+      if (!measuring) return;
+      const why = c.error ? ` (${c.reason}: ${c.error.message})` : ` (${c.reason})`;
+      healthChanges.push(`${c.instance.id} ${c.up ? "up" : "down"}${why}`);
+    },
+  });
+  try {
+    // Reachability first, so a wrong target fails in one clear line.
+    await targets.readStats();
+
+    const warmup = { sent: 0, failed: 0 };
+    if (o.warmup > 0) {
+      const w = await runPaced(
+        { total: o.warmup, concurrency: o.concurrency, signal: hooks.signal, clock: hooks.clock },
+        (i) => targets.call(i),
+        (c) => c.ok || warmup.failed++,
+      );
+      warmup.sent = w.sent;
+    }
+
+    const before = await targets.readStats();
+    let latencies = new Float64Array(Number.isFinite(planned) ? planned : 1024);
+    let done = 0;
+    let failed = 0;
+    const errors: Record<string, number> = {};
+    const samples = new Set<string>();
+    const record = (c: Completion) => {
+      if (done === latencies.length) {
+        const bigger = new Float64Array(latencies.length * 2);
+        bigger.set(latencies);
+        latencies = bigger;
+      }
+      latencies[done++] = c.latencyMs;
+      if (c.ok) return;
+      failed++;
+      const e = ConnectError.from(c.error);
+      const name = codeName(e.code);
+      errors[name] = (errors[name] ?? 0) + 1;
+      if (samples.size < ERROR_SAMPLES) samples.add(`${name}: ${e.rawMessage}`);
+    };
+    const clock = hooks.clock ?? { now: () => performance.now() };
+    const started = clock.now();
+    hooks.onStart?.(() => ({
+      done,
+      total: planned,
+      errors: failed,
+      elapsedMs: clock.now() - started,
+    }));
+    measuring = true;
+    const run = await runPaced(pacing, (i) => targets.call(i), record);
+    measuring = false;
+    // An instance that died during the run must not cost the whole report.
+    const { snapshots: after, failures } = await targets.readStatsPartial();
+
+    return buildReport({
+      config: {
+        method: o.method,
+        protocol: o.protocol,
+        routing: o.gateway === undefined ? o.routing : "gateway",
+        targets: [...o.targets],
+        gateway: o.gateway,
+        channels: o.channels,
+        requests: o.requests,
+        concurrency: o.concurrency,
+        rps: o.rps,
+        durationMs: o.durationMs,
+        timeoutMs: o.timeoutMs > 0 ? o.timeoutMs : undefined,
+        warmup: o.warmup,
+      },
+      before,
+      after,
+      missing: failures.map((f) => f.message),
+      healthChanges,
+      totalTimeMs: run.endMs - run.startMs,
+      latencies: latencies.subarray(0, done),
+      failed,
+      errors,
+      errorSamples: [...samples],
+      sent: run.sent,
+      unique: Math.min(o.channels, run.sent),
+      warmup,
+      interrupted: run.interrupted,
+    });
+  } finally {
+    await targets.close();
+  }
+}
+
+/**
+ * The command line: runs the load, prints the report on stdout and returns
+ * the exit code: 0 ok, 1 failed requests (without --allow-errors) or an
+ * unreachable target, 2 bad flags, 130 interrupted by Ctrl-C (after the
+ * report of what was sent).
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  let command;
+  try {
+    command = parseLoadArgs(args);
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    console.error(`error: ${err.message}\nRun with --help for the list of options.`);
+    return err.exitCode;
+  }
+  if (command.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const abort = new AbortController();
+  const onSigint = () => {
+    if (abort.signal.aborted) Deno.exit(130);
+    console.error("\ninterrupted: waiting for requests in flight (Ctrl-C again to quit now)");
+    abort.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const progress = createProgressLine();
+  let report: LoadReport;
+  try {
+    report = await runLoad(command.options, {
+      signal: abort.signal,
+      onStart: (read) => progress.start(read),
+    });
+  } catch (err) {
+    progress.stop();
+    if (err instanceof LoadError || err instanceof RangeError) {
+      console.error(`error: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    progress.stop();
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+  console.log(command.format === "json" ? formatJson(report) : formatText(report));
+  if (report.client.interrupted) return 130;
+  if (report.client.failed > 0 && !command.allowErrors) {
+    console.error(
+      `error: ${report.client.failed} of ${report.client.sent} requests failed ` +
+        "(--allow-errors to exit 0 anyway)",
+    );
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main(Deno.args);
+}

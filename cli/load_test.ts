@@ -1,0 +1,172 @@
+/**
+ * runLoad and the command line against real data-service instances whose
+ * store is in memory (no Cassandra needed): routing, counting, errors, exit
+ * codes. The run against Cassandra is tests/load_test.ts.
+ */
+import assert from "node:assert/strict";
+import { type DataService, startDataService } from "../server/app.ts";
+import { parseConfig } from "../server/config.ts";
+import { createLogger } from "../server/log.ts";
+import type { MessageStore, StoredMessage } from "../server/store.ts";
+import { LoadError, main, runLoad } from "./load.ts";
+
+/** A store whose reads take `delayMs`; channel 13 fails (to count errors). */
+function memoryStore(delayMs = 20): MessageStore {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  return {
+    async getMessage(channelId, messageId): Promise<StoredMessage | undefined> {
+      await sleep(delayMs);
+      if (channelId === 13n) throw new Error("disk on fire");
+      return { channelId, messageId, authorId: 1n, content: "hi" };
+    },
+    async getMessages() {
+      await sleep(delayMs);
+      return [];
+    },
+    async createMessage() {},
+    async ping() {},
+    async close() {},
+  };
+}
+
+let worker = 600;
+async function startFake(): Promise<DataService> {
+  const config = parseConfig(["--port", "0", "--worker-id", String(worker++)], () => undefined);
+  return await startDataService(config, {
+    store: memoryStore(),
+    log: createLogger({}, { level: "error", write: () => {} }),
+  });
+}
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test("runLoad against in-memory instances", opts, async (t) => {
+  const a = await startFake();
+  const b = await startFake();
+  const targets = [a.url, b.url];
+  try {
+    await t.step("jump: every channel's requests land on one instance", async () => {
+      const r = await runLoad({ targets, requests: 2000, channels: 20, method: "history" });
+      assert.equal(r.client.failed, 0);
+      assert.equal(r.totalRequests, 2000);
+      assert.ok(r.totalQueries < 2000, `${r.totalQueries} queries`);
+      assert.equal(r.savedQueries, 2000 - r.totalQueries);
+      // 100 requests per channel: an instance's count is a multiple of 100 iff no channel is split.
+      for (const d of r.instances) assert.equal(d.requests % 100, 0, `${d.id}: ${d.requests}`);
+      assert.deepEqual(r.instances.map((d) => d.id), targets);
+      assert.equal(r.latencyMs?.count, 2000);
+    });
+
+    await t.step("round-robin: each instance gets half of every channel", async () => {
+      const r = await runLoad({
+        targets,
+        requests: 2000,
+        routing: "round-robin",
+        method: "history",
+        concurrency: 50,
+      });
+      assert.deepEqual(r.instances.map((d) => d.requests), [1000, 1000]);
+    });
+
+    await t.step("single: everything on the first target", async () => {
+      const r = await runLoad({ targets, requests: 300, routing: "single", protocol: "connect" });
+      assert.deepEqual(r.instances.map((d) => d.requests), [300, 0]);
+      assert.equal(r.client.failed, 15); // channel 13 fails: 300 / 20
+    });
+
+    await t.step("failures are counted by code; warmup is not counted", async () => {
+      const r = await runLoad({
+        targets,
+        requests: 400,
+        warmup: 100,
+        method: "compat",
+        protocol: "grpc-web",
+      });
+      assert.equal(r.totalRequests, 400);
+      assert.equal(r.client.sent, 400);
+      assert.equal(r.client.failed, 20);
+      // One code for all of them (the server maps a store failure to a Connect code).
+      assert.deepEqual(Object.values(r.client.errors), [20]);
+      assert.deepEqual(r.client.warmup, { sent: 100, failed: 5 });
+    });
+
+    await t.step("open loop: rps and duration", async () => {
+      const r = await runLoad({
+        targets,
+        rps: 200,
+        durationMs: 500,
+        method: "history",
+        protocol: "connect-json",
+      });
+      assert.equal(r.client.sent, 100);
+      assert.equal(r.totalRequests, 100);
+      assert.ok(r.totalTimeMs >= 495, `${r.totalTimeMs} ms`);
+    });
+
+    await t.step("gateway: requests go to one URL, stats from the targets", async () => {
+      const r = await runLoad({ targets, gateway: b.url, requests: 200, method: "history" });
+      assert.deepEqual(r.instances.map((d) => d.requests), [0, 200]);
+      assert.equal(r.config.routing, "gateway");
+      assert.ok(r.notes.some((n) => n.includes("through the gateway")));
+    });
+
+    await t.step(
+      "an instance that dies during the run is reported missing, not fatal",
+      async () => {
+        const c = await startFake();
+        const r = await runLoad(
+          { targets: [a.url, c.url], routing: "single", requests: 200, concurrency: 10 },
+          { onStart: () => void c.close(0) },
+        );
+        assert.deepEqual(r.instances.map((d) => [d.id, d.requests]), [[a.url, 200]]);
+        const prefix = `Missing from the counts: Cannot read GetStats from instance ${c.url}`;
+        assert.ok(r.notes.some((n) => n.startsWith(prefix)), r.notes.join("\n"));
+      },
+    );
+
+    await t.step(
+      "main: exit 1 when requests fail, 0 with --allow-errors; json on stdout",
+      async () => {
+        const out: string[] = [];
+        const log = console.log;
+        const error = console.error;
+        console.log = (s: string) => out.push(s);
+        console.error = () => {};
+        try {
+          const args = ["--targets", targets.join(","), "--requests", "40", "--format", "json"];
+          assert.equal(await main(args), 1);
+          assert.equal(await main([...args, "--allow-errors"]), 0);
+          assert.equal(await main([...args, "--method", "history"]), 0);
+        } finally {
+          console.log = log;
+          console.error = error;
+        }
+        const last = JSON.parse(out.at(-1)!);
+        assert.equal(last.totalRequests, 40);
+        assert.equal(last.client.failed, 0);
+        assert.equal(last.unique, 20);
+      },
+    );
+  } finally {
+    await Promise.all([a.close(0), b.close(0)]);
+  }
+});
+
+Deno.test("an unreachable target fails fast with a clear LoadError", opts, async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close(); // nothing listens there now
+  await assert.rejects(
+    runLoad({ targets: [`127.0.0.1:${port}`], requests: 10 }),
+    (err) => {
+      assert.ok(err instanceof LoadError);
+      assert.match(
+        err.message,
+        new RegExp(`Cannot read GetStats from instance 127\\.0\\.0\\.1:${port}`),
+      );
+      assert.match(err.message, /unavailable/);
+      assert.match(err.message, /--targets/);
+      return true;
+    },
+  );
+});
