@@ -218,7 +218,7 @@ export class Coalescer<T = unknown, K extends string = string> {
    *   return (await coalescer.do(key, load, { signal: ctx.signal })).value;
    * } catch (e) {
    *   if (e instanceof CapacityError) throw new ConnectError(e.message, Code.ResourceExhausted);
-   *   if (e instanceof FlightTimeoutError) throw new ConnectError(e.message, Code.Unavailable);
+   *   if (e instanceof FlightTimeoutError) throw new ConnectError(e.message, Code.DeadlineExceeded);
    *   throw e; // fn's own error, or the caller's abort reason
    * }
    * ```
