@@ -62,6 +62,11 @@ export function coalesceWith(coalescer: Coalescer<unknown>): Coalesce {
     try {
       return (await coalescer.do(key, fn, { signal })).value as T;
     } catch (err) {
+      if (signal.aborted && err === signal.reason) {
+        // The caller's own deadline (a ConnectError) or hang-up: an HTTP/1.1 client closing its
+        // connection aborts with a bare AbortError, which is CANCELED, not a Cassandra failure.
+        throw ConnectError.from(err, Code.Canceled);
+      }
       if (err instanceof CapacityError) {
         throw new ConnectError(`server busy: ${err.message}`, Code.ResourceExhausted);
       }
@@ -212,15 +217,13 @@ export async function startDataService(
     });
   });
 
-  let tls: { cert: string; key: string } | undefined;
-  if (config.tls) {
-    tls = {
+  let server: OnePortServer;
+  try {
+    // Inside the try: a missing certificate must not leave the probe loop and the store running.
+    const tls = config.tls && {
       cert: await Deno.readTextFile(config.tls.certFile),
       key: await Deno.readTextFile(config.tls.keyFile),
     };
-  }
-  let server: OnePortServer;
-  try {
     server = await serveOnePort({
       hostname: config.host,
       port: config.port,

@@ -24,7 +24,8 @@ export const OPTIONS = [
     env: "WORKER_ID",
     type: "string",
     default: "",
-    help: "Snowflake worker id 0..1023, unique per instance (default: port mod 1024)",
+    help:
+      "Snowflake worker id 0..1023, unique per instance (default: port mod 1024; random for port 0)",
   },
   {
     flag: "cassandra-contact-points",
@@ -244,7 +245,12 @@ export function parseConfig(
   return {
     host: s("host"),
     port,
-    workerId: s("worker-id") === "" ? port % 1024 : int("worker-id", s("worker-id"), 0, 1023),
+    // Port 0 (any free port) gives no stable hint: pick a random worker id then.
+    workerId: s("worker-id") !== ""
+      ? int("worker-id", s("worker-id"), 0, 1023)
+      : port === 0
+      ? Math.floor(Math.random() * 1024)
+      : port % 1024,
     contactPoints,
     localDataCenter: s("cassandra-local-dc"),
     keyspace: s("cassandra-keyspace"),

@@ -47,3 +47,11 @@ Deno.test("help lists every flag and its environment variable", () => {
     if (o.env) assert.ok(h.includes(o.env), o.env);
   }
 });
+
+Deno.test("port 0 gets a worker id in range without a port hint", () => {
+  const ids = new Set(
+    Array.from({ length: 50 }, () => parseConfig(["--port", "0"], noEnv).workerId),
+  );
+  for (const id of ids) assert.ok(id >= 0 && id <= 1023);
+  assert.ok(ids.size > 1, "not always the same id");
+});

@@ -172,8 +172,15 @@ export class CassandraStore implements MessageStore {
     );
   }
 
+  /** Cassandra answers and the keyspace has the messages table (else reads could only fail). */
   async ping(): Promise<void> {
-    await this.#execute("SELECT release_version FROM system.local", []);
+    const rs = await this.#execute(
+      "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?",
+      [this.#ks, "messages"],
+    );
+    if (rs.rowLength === 0) {
+      throw new Error(`table ${this.#ks}.messages does not exist (schema not applied)`);
+    }
   }
 
   async close(): Promise<void> {

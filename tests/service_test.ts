@@ -18,7 +18,10 @@ import {
   Health,
   HealthCheckResponse_ServingStatus as Status,
 } from "../gen/grpc/health/v1/health_pb.ts";
-import { CassandraStore } from "../server/store.ts";
+import { startDataService } from "../server/app.ts";
+import { parseConfig } from "../server/config.ts";
+import { createLogger } from "../server/log.ts";
+import { CassandraStore, type MessageStore } from "../server/store.ts";
 import { BUCKET_MS, firstIdAt } from "../server/snowflake.ts";
 import { cassandraInfo, PROTOCOLS, randomChannel, startInstance, transportFor } from "./_util.ts";
 
@@ -451,5 +454,87 @@ Deno.test({
       close();
       await svc.close(1000);
     }
+  },
+});
+
+/** A store whose reads never finish (and a count of its closes), for tests that need no Cassandra. */
+function stuckStore(): MessageStore & { closed: number; pings: number } {
+  const never = () => new Promise<never>(() => {});
+  return {
+    closed: 0,
+    pings: 0,
+    getMessage: never,
+    getMessages: never,
+    createMessage: never,
+    ping() {
+      this.pings++;
+      return Promise.resolve();
+    },
+    close() {
+      this.closed++;
+      return Promise.resolve();
+    },
+  };
+}
+
+Deno.test({
+  name: "a client hanging up over HTTP/1.1 counts as canceled, not as an internal error",
+  ...opts,
+  async fn() {
+    const config = parseConfig(["--port", "0", "--worker-id", "1"], () => undefined);
+    const svc = await startDataService(config, {
+      store: stuckStore(),
+      log: createLogger({ test: true }, { level: "error" }),
+    });
+    try {
+      await assert.rejects(
+        fetch(`${svc.url}/dataservices.v1.MessagesService/GetMessage`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"channelId":"1","messageId":"2"}',
+          signal: AbortSignal.timeout(100),
+        }),
+      );
+      // The server sees the hang-up when the socket closes.
+      for (let i = 0; i < 50 && (await svc.metrics.totals()).requests === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const text = (await svc.metrics.exposition()).body;
+      assert.match(text, /dataservices_requests_total\{method="GetMessage",code="canceled"\} 1/);
+      assert.doesNotMatch(text, /code="internal"/);
+      assert.equal(svc.coalescer.stats().waiters, 0);
+    } finally {
+      await svc.close(100);
+    }
+  },
+});
+
+Deno.test({
+  name: "a start that fails (unreadable TLS files) stops probing and closes the store",
+  ...opts,
+  async fn() {
+    const config = parseConfig([
+      "--port",
+      "0",
+      "--worker-id",
+      "1",
+      "--tls-cert",
+      "/nonexistent/cert.pem",
+      "--tls-key",
+      "/nonexistent/key.pem",
+    ], () => undefined);
+    const store = stuckStore();
+    await assert.rejects(
+      startDataService(config, {
+        store,
+        log: createLogger({ test: true }, { level: "error" }),
+        probeIntervalMs: 10,
+      }),
+      Deno.errors.NotFound,
+    );
+    const pings = store.pings;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(store.pings, pings, "no probe after a failed start");
+    assert.equal(store.closed, 1, "the store is closed");
   },
 });
