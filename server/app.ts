@@ -161,7 +161,7 @@ export async function startDataService(
   };
   const readiness = new Readiness();
   const startedAt = new Date();
-  const deps2 = {
+  const serviceDeps = {
     store,
     coalesce: coalesceWith(coalescer),
     metrics,
@@ -172,8 +172,8 @@ export async function startDataService(
     window: new ResettableWindow(),
   };
   const routes = (router: ConnectRouter) => {
-    router.service(MessagesService, messagesService(deps2));
-    router.service(CompatMessagesService, compatMessagesService(deps2));
+    router.service(MessagesService, messagesService(serviceDeps));
+    router.service(CompatMessagesService, compatMessagesService(serviceDeps));
     router.service(
       Health,
       healthService(readiness, [MessagesService.typeName, CompatMessagesService.typeName]),
@@ -238,7 +238,7 @@ export async function startDataService(
     await store.close().catch(() => {});
     throw err;
   }
-  deps2.instance = `${new URL(server.url).host}#${config.workerId}`;
+  serviceDeps.instance = `${new URL(server.url).host}#${config.workerId}`;
   log.info("listening", {
     url: server.url,
     protocols: ["grpc", "grpc-web", "connect"],
