@@ -2,27 +2,9 @@
 // Each bench iteration does LOOKUPS lookups over a fixed key set, so
 // lookups/s = LOOKUPS / (time per iteration).
 import { jumpHash, mix64, route, routeLive } from "./jump.ts";
+import { referenceJump, referenceMix, U64 } from "./_reference.ts";
 
 const LOOKUPS = 1000;
-const U64 = (1n << 64n) - 1n;
-
-function referenceJump(key: bigint, buckets: number): number {
-  let b = -1;
-  let j = 0;
-  while (j < buckets) {
-    b = j;
-    key = (key * 2862933555777941757n + 1n) & U64;
-    j = Math.floor((b + 1) * (2147483648 / Number((key >> 33n) + 1n)));
-  }
-  return b;
-}
-
-function referenceMix(z: bigint): bigint {
-  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & U64;
-  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & U64;
-  return z ^ (z >> 31n);
-}
-
 // Snowflake-like channel ids.
 const keys = Array.from(
   { length: LOOKUPS },

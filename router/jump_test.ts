@@ -1,28 +1,6 @@
 import assert from "node:assert/strict";
 import { jumpHash, MAX_BUCKETS, mix64, route, routeLive } from "./jump.ts";
-
-const U64 = (1n << 64n) - 1n;
-
-/** The reference C++ transcribed with BigInt, including its double rounding order. */
-function referenceJump(key: bigint, buckets: number): number {
-  key = BigInt.asUintN(64, key);
-  let b = -1;
-  let j = 0;
-  while (j < buckets) {
-    b = j;
-    key = (key * 2862933555777941757n + 1n) & U64;
-    j = Math.floor((b + 1) * (2147483648 / Number((key >> 33n) + 1n)));
-  }
-  return b;
-}
-
-/** splitmix64 finalizer with BigInt. */
-function referenceMix(z: bigint): bigint {
-  z = BigInt.asUintN(64, z);
-  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & U64;
-  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & U64;
-  return z ^ (z >> 31n);
-}
+import { referenceJump, referenceMix, U64 } from "./_reference.ts";
 
 /** Deterministic 64-bit pseudo-random keys (splitmix64 sequence). */
 function* randomKeys(count: number, seed = 0x1234_5678n): Generator<bigint> {
