@@ -2,7 +2,7 @@
 // Each bench iteration does LOOKUPS lookups over a fixed key set, so
 // lookups/s = LOOKUPS / (time per iteration).
 import { jumpHash, mix64, route, routeLive } from "./jump.ts";
-import { referenceJump, referenceMix, U64 } from "./_reference.ts";
+import { referenceJump, referenceMix } from "./_reference.ts";
 
 const LOOKUPS = 1000;
 // Snowflake-like channel ids.
