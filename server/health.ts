@@ -32,12 +32,12 @@ export class Readiness {
     return this.#storeUp ? "" : this.#reason;
   }
 
-  /** Records the outcome of a store probe. */
+  /** Records the outcome of a store probe; listeners hear of a new state or a new reason. */
   setStore(up: boolean, reason = ""): void {
-    const before = this.ready;
+    const before = [this.ready, this.reason];
     this.#storeUp = up;
     this.#reason = up ? "" : reason || "store unreachable";
-    if (before !== this.ready) this.#notify();
+    if (before[0] !== this.ready || before[1] !== this.reason) this.#notify();
   }
 
   /** Marks the instance as draining (shutdown started); permanent. */
@@ -47,7 +47,7 @@ export class Readiness {
     if (before !== this.ready) this.#notify();
   }
 
-  /** Calls `fn` on every change of `ready`; returns an unsubscribe function. */
+  /** Calls `fn` on every change of `ready` or `reason`; returns an unsubscribe function. */
   onChange(fn: () => void): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);

@@ -538,3 +538,27 @@ Deno.test({
     assert.equal(store.closed, 1, "the store is closed");
   },
 });
+
+Deno.test({
+  name: "readiness stays 503 when the keyspace has no messages table",
+  ...opts,
+  async fn() {
+    const svc = await startInstance(["--cassandra-keyspace", "no_such_keyspace", "--no-schema"], {
+      waitReady: false,
+    });
+    try {
+      // The first probe outcome: ready (the bug this guards against) or a reason.
+      const { promise, resolve } = Promise.withResolvers<void>();
+      const off = svc.readiness.onChange(resolve);
+      if (svc.readiness.reason !== "store not probed yet") resolve();
+      await promise;
+      off();
+      assert.equal(svc.readiness.ready, false);
+      const r = await fetch(`${svc.url}/readyz`);
+      assert.equal(r.status, 503);
+      assert.match((await r.json()).reason, /no_such_keyspace\.messages does not exist/);
+    } finally {
+      await svc.close(500);
+    }
+  },
+});
