@@ -1,7 +1,9 @@
 /**
  * A data-service instance: the coalescing MessagesService (ours and the
  * original's), health, readiness and metrics, served on one port for gRPC,
- * gRPC-web and Connect over HTTP/1.1 and HTTP/2.
+ * gRPC-web and Connect over HTTP/1.1 and HTTP/2, and on a second, faster
+ * listener for Connect and gRPC-web (see fast_listener.ts). Unary calls take
+ * the fast path (fast/); everything else goes through connect-es.
  *
  * @module
  */
@@ -13,19 +15,19 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { applySchema } from "../db/schema.ts";
 import { CapacityError, Coalescer, FlightTimeoutError } from "./coalescer.ts";
 import type { ServerConfig } from "./config.ts";
+import type { Cancellation } from "./cancellation.ts";
 import { withCors } from "./cors.ts";
 import { toConnectError } from "./errors.ts";
+import { createFastRequestHandler, createFastStreamHandler } from "./fast/node_handler.ts";
+import { ProcedureTable } from "./fast/procedures.ts";
+import { UnaryEngine } from "./fast/unary.ts";
+import { type FastListener, serveFastListener } from "./fast_listener.ts";
 import { healthService, probeStore, Readiness } from "./health.ts";
-import { observe } from "./interceptors.ts";
+import { nodeRoutes, plainRoutes } from "./http_routes.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ResettableWindow, ServiceMetrics } from "./metrics.ts";
-import {
-  type NodeHandler,
-  type NodeRequest,
-  type NodeResponse,
-  type OnePortServer,
-  serveOnePort,
-} from "./one_port.ts";
+import { createObserver, observeInterceptor } from "./observe.ts";
+import { type NodeHandler, type OnePortServer, serveOnePort } from "./one_port.ts";
 import {
   type Coalesce,
   compatMessagesService,
@@ -37,9 +39,12 @@ import { CassandraStore, type MessageStore } from "./store.ts";
 
 /** A running instance. */
 export interface DataService {
-  /** `http://host:port`. */
+  /** `http://host:port` of the main port (every protocol). */
   readonly url: string;
   readonly port: number;
+  /** `http://host:port` of the fast listener (Connect, gRPC-web); undefined when off. */
+  readonly fastUrl: string | undefined;
+  readonly fastPort: number | undefined;
   readonly readiness: Readiness;
   readonly metrics: ServiceMetrics;
   readonly coalescer: Coalescer<unknown>;
@@ -58,11 +63,15 @@ export interface DataServiceDeps {
 
 /** Builds the Coalesce function the services use, mapping coalescer errors to Connect codes. */
 export function coalesceWith(coalescer: Coalescer<unknown>): Coalesce {
-  return async <T>(key: string, fn: (s: AbortSignal) => Promise<T>, signal: AbortSignal) => {
+  return async <T>(
+    key: string,
+    fn: (s: AbortSignal) => Promise<T>,
+    signal: Cancellation | undefined,
+  ) => {
     try {
       return (await coalescer.do(key, fn, { signal })).value as T;
     } catch (err) {
-      if (signal.aborted && err === signal.reason) {
+      if (signal?.aborted && err === signal.reason) {
         // The caller's own deadline (a ConnectError) or hang-up: an HTTP/1.1 client closing its
         // connection aborts with a bare AbortError, which is CANCELED, not a Cassandra failure.
         throw ConnectError.from(err, Code.Canceled);
@@ -75,52 +84,6 @@ export function coalesceWith(coalescer: Coalescer<unknown>): Coalesce {
       }
       throw toConnectError(err);
     }
-  };
-}
-
-/** `/healthz`, `/readyz` and `/metrics`, the adapter's fallback for non-RPC paths. */
-function httpRoutes(readiness: Readiness, metrics: ServiceMetrics) {
-  return (req: NodeRequest, res: NodeResponse) => {
-    const path = (req.url ?? "/").split("?")[0];
-    const send = (status: number, type: string, body: string) => {
-      res.statusCode = status;
-      res.setHeader("content-type", type);
-      res.setHeader("cache-control", "no-store");
-      res.end(body);
-    };
-    const json = (status: number, body: unknown) =>
-      send(status, "application/json", JSON.stringify(body) + "\n");
-    if (req.method === "POST") {
-      // An RPC path no service has: UNIMPLEMENTED in the caller's protocol.
-      const message = `unknown procedure ${path}`;
-      const type = String(req.headers["content-type"] ?? "");
-      if (type.startsWith("application/grpc")) {
-        // gRPC and gRPC-web "trailers-only" response: the status travels in the headers.
-        res.statusCode = 200;
-        res.setHeader("content-type", type.split(";")[0]);
-        res.setHeader("grpc-status", String(Code.Unimplemented));
-        res.setHeader("grpc-message", encodeURIComponent(message));
-        return res.end();
-      }
-      return json(404, { code: "unimplemented", message });
-    }
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      return json(405, { error: `${req.method} not allowed on ${path}` });
-    }
-    if (path === "/healthz") return json(200, { status: "ok" });
-    if (path === "/readyz") {
-      return readiness.ready
-        ? json(200, { status: "ready" })
-        : json(503, { status: "not ready", reason: readiness.reason });
-    }
-    if (path === "/metrics") {
-      metrics.exposition().then(
-        ({ contentType, body }) => send(200, contentType, body),
-        (err) => json(500, { error: String(err) }),
-      );
-      return;
-    }
-    json(404, { error: `no route for ${path}` });
   };
 }
 
@@ -139,7 +102,11 @@ export async function startDataService(
   });
   const store: MessageStore = deps.store ?? cassandra!;
   // inFlight reads the coalescer below; it is only called when metrics are scraped.
-  const metrics: ServiceMetrics = new ServiceMetrics(() => inFlight());
+  const dataServices = new Set([MessagesService.typeName, CompatMessagesService.typeName]);
+  const metrics: ServiceMetrics = new ServiceMetrics(
+    () => inFlight(),
+    (service, method) => dataServices.has(service) && !UNCOUNTED_METHODS.has(method),
+  );
   const coalescer = new Coalescer<unknown>({
     enabled: config.coalesce,
     flightTimeoutMs: config.flightTimeoutMs,
@@ -171,26 +138,36 @@ export async function startDataService(
     inFlight,
     window: new ResettableWindow(),
   };
+  const ours = messagesService(serviceDeps);
+  const compat = compatMessagesService(serviceDeps);
+  const health = healthService(readiness, [...dataServices]);
   const routes = (router: ConnectRouter) => {
-    router.service(MessagesService, messagesService(serviceDeps));
-    router.service(CompatMessagesService, compatMessagesService(serviceDeps));
-    router.service(
-      Health,
-      healthService(readiness, [MessagesService.typeName, CompatMessagesService.typeName]),
-    );
+    router.service(MessagesService, ours);
+    router.service(CompatMessagesService, compat);
+    router.service(Health, health);
   };
+  const procedures = new ProcedureTable()
+    .add(MessagesService, ours)
+    .add(CompatMessagesService, compat)
+    .add(Health, health);
+  const observer = createObserver(metrics, log);
+  const engine = new UnaryEngine({ readMaxBytes: config.readMaxBytes, observer });
+  let fastListener: FastListener | undefined;
+  const plain = plainRoutes({
+    health: () => (fastListener ? { fastPort: fastListener.port } : {}),
+    ready: () => ({ ok: readiness.ready, reason: readiness.reason }),
+    metrics: () => metrics.exposition(),
+  });
   const shutdown = new AbortController();
-  const adapter = connectNodeAdapter({
-    routes,
+  const routerOptions = {
     readMaxBytes: config.readMaxBytes,
-    interceptors: [
-      observe(metrics, log, {
-        services: new Set([MessagesService.typeName, CompatMessagesService.typeName]),
-        uncounted: UNCOUNTED_METHODS,
-      }),
-    ],
-    fallback: httpRoutes(readiness, metrics) as NodeHandler as never,
+    interceptors: [observeInterceptor(observer)],
     shutdownSignal: shutdown.signal,
+  };
+  const adapter = connectNodeAdapter({
+    ...routerOptions,
+    routes,
+    fallback: nodeRoutes(plain) as NodeHandler as never,
   });
 
   let schemaDone = !config.applySchema || !cassandra;
@@ -217,39 +194,62 @@ export async function startDataService(
     });
   });
 
-  let server: OnePortServer;
+  let server: OnePortServer | undefined;
   try {
     // Inside the try: a missing certificate must not leave the probe loop and the store running.
     const tls = config.tls && {
       cert: await Deno.readTextFile(config.tls.certFile),
       key: await Deno.readTextFile(config.tls.keyFile),
     };
+    const fast = { engine, procedures };
     server = await serveOnePort({
       hostname: config.host,
       port: config.port,
       handler: withCors(config.corsOrigins, adapter),
+      fastStream: createFastStreamHandler(fast),
+      fastRequest: createFastRequestHandler(fast),
       tls,
       shutdownController: shutdown,
-      limits: { maxConcurrentStreams: 4096 },
+      limits: { maxConcurrentStreams: config.http2MaxStreams },
       onError: (err, where) => log.debug("client connection error", { where, error: err.message }),
     });
+    if (config.fastPort !== undefined) {
+      fastListener = await serveFastListener({
+        hostname: config.host,
+        port: config.fastPort,
+        engine,
+        procedures,
+        routes,
+        routerOptions,
+        plain,
+        corsOrigins: config.corsOrigins,
+        mainPort: server.port,
+        tls,
+        onError: (err) => log.debug("fast listener error", { error: String(err) }),
+      });
+    }
   } catch (err) {
     stopProbe();
+    await server?.close({ graceMs: 0 });
     await store.close().catch(() => {});
     throw err;
   }
   serviceDeps.instance = `${new URL(server.url).host}#${config.workerId}`;
   log.info("listening", {
     url: server.url,
+    fastUrl: fastListener?.url,
     protocols: ["grpc", "grpc-web", "connect"],
     coalesce: config.coalesce,
     workerId: config.workerId,
   });
 
   let closing: Promise<void> | undefined;
+  const main = server;
   return {
-    url: server.url,
-    port: server.port,
+    url: main.url,
+    port: main.port,
+    fastUrl: fastListener?.url,
+    fastPort: fastListener?.port,
     readiness,
     metrics,
     coalescer,
@@ -257,7 +257,7 @@ export async function startDataService(
       closing ??= (async () => {
         readiness.drain();
         stopProbe();
-        await server.close({ graceMs });
+        await Promise.all([main.close({ graceMs }), fastListener?.close(graceMs)]);
         await store.close().catch((err) => log.warn("store close failed", { error: err }));
         log.info("stopped");
       })();

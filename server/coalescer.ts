@@ -17,9 +17,10 @@
  *
  * @module
  */
+import type { Cancellation } from "./cancellation.ts";
 import { type Cap, CapacityError, checkCount, Limiter } from "./limiter.ts";
 
-export { type Cap, CapacityError, Limiter };
+export { type Cancellation, type Cap, CapacityError, Limiter };
 
 /** The rejection of every waiter of a flight past `flightTimeoutMs`, and its signal's reason. */
 export class FlightTimeoutError extends Error {
@@ -124,16 +125,17 @@ interface Flight<T, K> {
   readonly key: K;
   /** Owned by the flight, never by a caller: fn gets its signal. */
   readonly controller: AbortController;
-  /** Settled once, when the flight ends; every waiter listens to it. */
-  readonly outcome: PromiseWithResolvers<T>;
+  /**
+   * Settled once, when the flight ends. Waiters without a signal get this
+   * very promise: nothing is allocated per such waiter.
+   */
+  readonly outcome: PromiseWithResolvers<Coalesced<T>>;
   /** performance.now() at the start, for maxFlightAgeMs and durations. */
   readonly startedAt: number;
   /** Callers still waiting; reaching 0 before the end abandons the flight. */
   waiters: number;
   /** Set at the end: no more counting, and a late abort is ignored. */
   done: boolean;
-  /** Whether the outcome went to more than one caller, fixed at the end. */
-  shared: boolean;
   /** The flightTimeoutMs timer, cleared at the end. */
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -211,6 +213,9 @@ export class Coalescer<T = unknown, K extends string = string> {
    * fn's value or rejects with its very error. Never throws synchronously.
    * Also rejects with `options.signal`'s reason if it aborts first (at once if
    * already aborted), a {@linkcode FlightTimeoutError}, or a {@linkcode CapacityError}.
+   * The signal may be an `AbortSignal` or any {@linkcode Cancellation}.
+   * Callers without one share the flight's own promise (nothing is allocated
+   * per such caller).
    *
    * @example
    * ```ts
@@ -226,7 +231,7 @@ export class Coalescer<T = unknown, K extends string = string> {
   do<V extends T = T>(
     key: K,
     fn: CallFn<V>,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: Cancellation } = {},
   ): Promise<Coalesced<V>> {
     return this.#do(key, fn, options.signal) as Promise<Coalesced<V>>;
   }
@@ -245,7 +250,7 @@ export class Coalescer<T = unknown, K extends string = string> {
     return { ...s, rejected: { ...s.rejected }, keys: this.#flights.size };
   }
 
-  #do(key: K, fn: CallFn<T>, signal: AbortSignal | undefined): Promise<Coalesced<T>> {
+  #do(key: K, fn: CallFn<T>, signal: Cancellation | undefined): Promise<Coalesced<T>> {
     if (signal?.aborted) {
       this.#stats.cancels++;
       this.#emit({ type: "cancel", key });
@@ -272,7 +277,7 @@ export class Coalescer<T = unknown, K extends string = string> {
     return this.#start(key, fn, signal, true);
   }
 
-  #overCap(key: K, fn: CallFn<T>, signal: AbortSignal | undefined, cap: Cap, limit: number) {
+  #overCap(key: K, fn: CallFn<T>, signal: Cancellation | undefined, cap: Cap, limit: number) {
     if (this.#o.overCap === "reject") return this.#reject(key, cap, limit);
     this.#stats.independent++;
     return this.#start(key, fn, signal, false);
@@ -285,18 +290,20 @@ export class Coalescer<T = unknown, K extends string = string> {
   }
 
   /** Starts a flight (in the map if `register`) with the caller as its first waiter. */
-  #start(key: K, fn: CallFn<T>, signal: AbortSignal | undefined, register: boolean) {
+  #start(key: K, fn: CallFn<T>, signal: Cancellation | undefined, register: boolean) {
     const limiter = this.#limiter;
     if (limiter?.full) return this.#reject(key, "maxQueuedCalls", limiter.maxQueued);
     const flight: Flight<T, K> = {
       key,
       controller: new AbortController(),
-      outcome: Promise.withResolvers<T>(),
+      outcome: Promise.withResolvers<Coalesced<T>>(),
       startedAt: now(),
       waiters: 0,
       done: false,
-      shared: false,
     };
+    // Waiters that got the promise itself handle it; this keeps an abandoned
+    // flight's rejection from being reported as unhandled.
+    flight.outcome.promise.catch(() => {});
     if (register) this.#flights.set(key, flight);
     this.#stats.flights++;
     this.#emit({ type: "start", key, independent: this.#o.enabled && !register });
@@ -341,9 +348,10 @@ export class Coalescer<T = unknown, K extends string = string> {
   }
 
   /** Adds a waiter: settles with the flight's outcome, or the caller's abort reason. */
-  #wait(flight: Flight<T, K>, signal: AbortSignal | undefined): Promise<Coalesced<T>> {
+  #wait(flight: Flight<T, K>, signal: Cancellation | undefined): Promise<Coalesced<T>> {
     flight.waiters++;
     this.#stats.waiters++;
+    if (signal === undefined) return flight.outcome.promise;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         if (flight.done) return; // the outcome is already on its way to this waiter
@@ -351,17 +359,17 @@ export class Coalescer<T = unknown, K extends string = string> {
         this.#stats.waiters--;
         this.#stats.cancels++;
         this.#emit({ type: "cancel", key: flight.key });
-        reject(signal!.reason);
+        reject(signal.reason);
         if (flight.waiters > 0) return;
         const error = new DOMException("Every waiter left the flight", "AbortError");
         this.#end(flight, "abandoned", { error });
       };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      flight.outcome.promise.then((value) => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve({ value, shared: flight.shared });
+      signal.addEventListener("abort", onAbort, { once: true });
+      flight.outcome.promise.then((coalesced) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(coalesced);
       }, (error) => {
-        signal?.removeEventListener("abort", onAbort);
+        signal.removeEventListener("abort", onAbort);
         reject(error);
       });
     });
@@ -371,7 +379,6 @@ export class Coalescer<T = unknown, K extends string = string> {
   #end(flight: Flight<T, K>, end: FlightEnd, outcome: { value: T } | { error: unknown }): void {
     if (flight.done) return;
     flight.done = true;
-    flight.shared = flight.waiters > 1;
     clearTimeout(flight.timer);
     if (this.#flights.get(flight.key) === flight) this.#flights.delete(flight.key);
     const s = this.#stats;
@@ -382,7 +389,9 @@ export class Coalescer<T = unknown, K extends string = string> {
     if (end === "abandoned") s.abandoned++;
     const durationMs = now() - flight.startedAt;
     this.#emit({ type: "end", key: flight.key, end, durationMs, waiters: flight.waiters });
-    if ("value" in outcome) return flight.outcome.resolve(outcome.value);
+    if ("value" in outcome) {
+      return flight.outcome.resolve({ value: outcome.value, shared: flight.waiters > 1 });
+    }
     if (end === "timeout" || end === "abandoned") flight.controller.abort(outcome.error);
     flight.outcome.reject(outcome.error);
   }

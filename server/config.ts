@@ -18,7 +18,30 @@ interface Option {
 /** Every option of `deno task serve`. Order is the order of --help. */
 export const OPTIONS = [
   { flag: "host", env: "HOST", type: "string", default: "127.0.0.1", help: "Address to listen on" },
-  { flag: "port", env: "PORT", type: "string", default: "50051", help: "Port to listen on" },
+  {
+    flag: "port",
+    env: "PORT",
+    type: "string",
+    default: "50051",
+    help:
+      "Main port: every protocol (gRPC, gRPC-web, Connect), HTTP/1.1 and h2c (0 = any free port)",
+  },
+  {
+    flag: "fast-port",
+    env: "FAST_PORT",
+    type: "string",
+    default: "",
+    help:
+      "Second listener (Deno.serve): Connect and gRPC-web at about half the CPU per call; clients find it in /healthz. 'off' = none (default: port + 1000; any free port when port is 0)",
+  },
+  {
+    flag: "http2-max-streams",
+    env: "HTTP2_MAX_STREAMS",
+    type: "string",
+    default: "100000",
+    help:
+      "Main port: HTTP/2 concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS); gRPC clients open thousands on one connection",
+  },
   {
     flag: "worker-id",
     env: "WORKER_ID",
@@ -163,6 +186,9 @@ export const OPTIONS = [
 export interface ServerConfig {
   host: string;
   port: number;
+  /** The fast listener's port (0 = any free port); undefined = no fast listener. */
+  fastPort: number | undefined;
+  http2MaxStreams: number;
   workerId: number;
   contactPoints: string[];
   localDataCenter: string;
@@ -242,9 +268,23 @@ export function parseConfig(
   const list = (flag: string) => s(flag).split(",").map((x) => x.trim()).filter(Boolean);
   const contactPoints = list("cassandra-contact-points");
   if (contactPoints.length === 0) throw new ConfigError("--cassandra-contact-points is empty");
+  const fast = s("fast-port");
+  const fastPort = fast === "off"
+    ? undefined
+    : fast === ""
+    ? (port === 0 ? 0 : port + 1000)
+    : int("fast-port", fast, 0, 65535);
+  if (fastPort !== undefined && fastPort > 65535) {
+    throw new ConfigError(`--fast-port defaults to port + 1000 = ${fastPort}: give --fast-port`);
+  }
+  if (fastPort !== undefined && fastPort !== 0 && fastPort === port) {
+    throw new ConfigError("--fast-port must differ from --port");
+  }
   return {
     host: s("host"),
     port,
+    fastPort,
+    http2MaxStreams: int("http2-max-streams", s("http2-max-streams"), 1, 2 ** 31 - 1),
     // Port 0 (any free port) gives no stable hint: pick a random worker id then.
     workerId: s("worker-id") !== ""
       ? int("worker-id", s("worker-id"), 0, 1023)
@@ -280,7 +320,7 @@ export function helpText(): string {
     const env = o.env ? ` [env ${o.env}]` : "";
     return `  --${o.flag}${o.type === "string" ? " <value>" : ""}\n      ${o.help}${def}${env}`;
   });
-  return `Usage: deno task serve [options]\n\nRuns one data-service instance: gRPC, gRPC-web and Connect on one port.\n\nOptions:\n${
+  return `Usage: deno task serve [options]\n\nRuns one data-service instance: gRPC, gRPC-web and Connect on one port, and Connect\nand gRPC-web on a second, faster listener.\n\nOptions:\n${
     rows.join("\n")
   }\n`;
 }

@@ -39,29 +39,63 @@ const LATENCY_BUCKETS = [
   10,
 ];
 
-/** Metrics of one data-service instance. */
+/** Labels of the RPC metrics, as go-grpc-prometheus names them. */
+type RpcLabel = "grpc_type" | "grpc_service" | "grpc_method";
+
+/** Whether calls of `service`/`method` count as data requests in {@linkcode Totals}. */
+export type CountedPredicate = (service: string, method: string) => boolean;
+
+/**
+ * Metrics of one data-service instance.
+ *
+ * RPC metrics use the go-grpc-prometheus names and labels
+ * (`grpc_server_started_total`, `grpc_server_handled_total{grpc_code}`,
+ * `grpc_server_handling_seconds`) for every protocol, so stock gRPC
+ * dashboards work; domain metrics are `dataservices_*`.
+ */
 export class ServiceMetrics {
   readonly registry = new Registry();
-  /** RPCs by method and final code ("ok", "not_found", ...). */
-  readonly requests: Counter<"method" | "code">;
+  /** RPCs started, by service and method. */
+  readonly started: Counter<RpcLabel>;
+  /** RPCs finished, by service, method and gRPC code name ("OK", "NotFound", ...). */
+  readonly handled: Counter<RpcLabel | "grpc_code">;
+  /** RPC latency in seconds, by service and method. */
+  readonly handlingSeconds: Histogram<RpcLabel>;
   /** Store operations sent to Cassandra, by operation. */
   readonly queries: Counter<"op">;
   /** Reads answered by joining a flight already running. */
   readonly coalesced: Counter;
   /** Reads refused because a cap was reached, by cap. */
   readonly rejected: Counter<"cap">;
-  /** RPC latency in seconds, by method. */
-  readonly requestSeconds: Histogram<"method">;
   /** Store operation latency in seconds, by operation. */
   readonly querySeconds: Histogram<"op">;
+  #counted: CountedPredicate;
 
-  /** @param inFlight reads the coalescer's gauges when scraped. */
-  constructor(inFlight: () => InFlight) {
+  /**
+   * @param inFlight reads the coalescer's gauges when scraped.
+   * @param counted which RPCs {@linkcode totals} counts as requests (default: all).
+   */
+  constructor(inFlight: () => InFlight, counted: CountedPredicate = () => true) {
+    this.#counted = counted;
     const registers = [this.registry];
-    this.requests = new Counter({
-      name: "dataservices_requests_total",
-      help: "Data RPCs received, by method and final code.",
-      labelNames: ["method", "code"],
+    const rpc: RpcLabel[] = ["grpc_type", "grpc_service", "grpc_method"];
+    this.started = new Counter({
+      name: "grpc_server_started_total",
+      help: "RPCs started on the server (every protocol: gRPC, gRPC-web, Connect).",
+      labelNames: rpc,
+      registers,
+    });
+    this.handled = new Counter({
+      name: "grpc_server_handled_total",
+      help: "RPCs completed on the server, by gRPC code.",
+      labelNames: [...rpc, "grpc_code"],
+      registers,
+    });
+    this.handlingSeconds = new Histogram({
+      name: "grpc_server_handling_seconds",
+      help: "Time from the start of an RPC to its reply, in seconds.",
+      labelNames: rpc,
+      buckets: LATENCY_BUCKETS,
       registers,
     });
     this.queries = new Counter({
@@ -79,13 +113,6 @@ export class ServiceMetrics {
       name: "dataservices_rejected_total",
       help: "Reads refused with RESOURCE_EXHAUSTED because a cap was reached, by cap.",
       labelNames: ["cap"],
-      registers,
-    });
-    this.requestSeconds = new Histogram({
-      name: "dataservices_request_duration_seconds",
-      help: "RPC latency in seconds, by method.",
-      labelNames: ["method"],
-      buckets: LATENCY_BUCKETS,
       registers,
     });
     this.querySeconds = new Histogram({
@@ -115,15 +142,17 @@ export class ServiceMetrics {
 
   /** Sums the counters into the totals GetStats reports. */
   async totals(): Promise<Totals> {
+    const counted = (l: Record<string, unknown>) =>
+      this.#counted(String(l.grpc_service), String(l.grpc_method));
     const sum = async (
       c: Counter<string>,
       pred: (l: Record<string, unknown>) => boolean = () => true,
     ) => (await c.get()).values.reduce((n, v) => pred(v.labels) ? n + v.value : n, 0);
     return {
-      requests: await sum(this.requests),
+      requests: await sum(this.handled, counted),
       queries: await sum(this.queries),
       coalesced: await sum(this.coalesced),
-      errors: await sum(this.requests, (l) => l.code !== "ok"),
+      errors: await sum(this.handled, (l) => counted(l) && l.grpc_code !== "OK"),
       rejected: await sum(this.rejected),
     };
   }

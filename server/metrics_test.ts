@@ -1,11 +1,27 @@
 import assert from "node:assert/strict";
 import { ResettableWindow, ServiceMetrics } from "./metrics.ts";
 
-Deno.test("totals sum counters; errors are requests with a non-ok code", async () => {
-  const m = new ServiceMetrics(() => ({ flights: 2, waiters: 7 }));
-  m.requests.inc({ method: "GetMessage", code: "ok" }, 5);
-  m.requests.inc({ method: "GetMessage", code: "not_found" }, 2);
-  m.requests.inc({ method: "GetMessages", code: "unavailable" });
+const rpc = (
+  grpc_method: string,
+  grpc_code: string,
+  grpc_service = "dataservices.v1.MessagesService",
+) => ({
+  grpc_type: "unary",
+  grpc_service,
+  grpc_method,
+  grpc_code,
+});
+
+Deno.test("totals sum counted RPCs; errors are counted RPCs with a code other than OK", async () => {
+  const m = new ServiceMetrics(
+    () => ({ flights: 2, waiters: 7 }),
+    (service, method) => service === "dataservices.v1.MessagesService" && method !== "GetStats",
+  );
+  m.handled.inc(rpc("GetMessage", "OK"), 5);
+  m.handled.inc(rpc("GetMessage", "NotFound"), 2);
+  m.handled.inc(rpc("GetMessages", "Unavailable"));
+  m.handled.inc(rpc("GetStats", "OK"), 9); // not a data request
+  m.handled.inc(rpc("Check", "Unavailable", "grpc.health.v1.Health")); // not a data service
   m.queries.inc({ op: "get_message" }, 3);
   m.coalesced.inc(4);
   m.rejected.inc({ cap: "waiters" });
@@ -17,7 +33,10 @@ Deno.test("totals sum counters; errors are requests with a non-ok code", async (
     rejected: 1,
   });
   const { body } = await m.exposition();
-  assert.match(body, /dataservices_requests_total\{method="GetMessage",code="ok"\} 5/);
+  assert.match(
+    body,
+    /grpc_server_handled_total\{grpc_type="unary",grpc_service="dataservices.v1.MessagesService",grpc_method="GetMessage",grpc_code="OK"\} 5/,
+  );
   assert.match(body, /dataservices_flights_in_progress 2/);
   assert.match(body, /dataservices_waiters_in_progress 7/);
 });

@@ -44,6 +44,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { Buffer } from "node:buffer";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { FastRequestHandler, FastStreamHandler } from "./fast/node_handler.ts";
 
 /** A request as the node-style handler receives it (HTTP/1.x or HTTP/2). */
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -95,6 +96,14 @@ export interface OnePortServerOptions {
    * `fallback`, or wrap the handler yourself.
    */
   handler: NodeHandler;
+  /**
+   * Takes HTTP/2 streams before the compatibility API (and `handler`) sees
+   * them, e.g. the fast unary path; returns false to leave a stream to
+   * `handler`. Streams it takes are counted and drained like the others.
+   */
+  fastStream?: FastStreamHandler;
+  /** Takes HTTP/1.x requests before `handler` does; returns false to leave one to it. */
+  fastRequest?: FastRequestHandler;
   /**
    * Serve TLS instead of cleartext: `http2.createSecureServer({ allowHTTP1:
    * true })`, HTTP/2 or HTTP/1.1 chosen by ALPN. PEM strings.
@@ -237,6 +246,7 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
   }
   const hostname = options.hostname ?? "0.0.0.0";
   const handler = options.handler;
+  const { fastStream, fastRequest } = options;
   const onError = options.onError ?? (() => {});
   const report = (where: "socket" | "http1" | "http2") => (err: Error) => {
     try {
@@ -293,15 +303,16 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
     });
   }
 
-  /** Wraps the handler: counts requests, makes HTTP/1.x closes graceful. */
+  /**
+   * HTTP/1.x requests (and the HTTP/2 ones the compatibility API makes, which
+   * {@linkcode onStream} counted already): counts them, makes closes graceful,
+   * offers them to the fast path, else to the handler.
+   */
   function onRequest(req: NodeRequest, res: NodeResponse) {
-    const session = req.httpVersionMajor === 2
-      ? (req as http2.Http2ServerRequest).stream.session
-      : undefined;
+    if (req.httpVersionMajor === 2) return dispatch(req, res, "http2");
     inFlight++;
-    const state = req.httpVersionMajor === 1 ? h1Sockets.get(req.socket) : undefined;
+    const state = h1Sockets.get(req.socket);
     if (state) state.active++;
-    if (session) streamsInFlight.set(session, (streamsInFlight.get(session) ?? 0) + 1);
     let done = false;
     res.once("close", () => {
       if (done) return;
@@ -312,27 +323,68 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
         // During close, an HTTP/1.x connection ends after its last response.
         if (closing && state.active === 0) req.socket.destroy();
       }
-      if (session) {
-        const left = (streamsInFlight.get(session) ?? 1) - 1;
-        streamsInFlight.set(session, left);
-        if (closing && left === 0 && finishFirst) goawayWhenIdle(session);
-      }
     });
-    if (closing && req.httpVersionMajor === 1 && !res.headersSent) {
+    if (closing && !res.headersSent) {
       (res as http.ServerResponse).setHeader("connection", "close");
     }
     try {
-      if (session && h2HeaderBytes(req as http2.Http2ServerRequest) > limits.maxHeaderBytes) {
-        // Deno 2.9.6 advertises SETTINGS_MAX_HEADER_LIST_SIZE but accepts more.
-        answer(res, 431);
-      } else {
-        handler(req, res);
-      }
+      if (fastRequest?.(req as http.IncomingMessage, res as http.ServerResponse)) return;
+    } catch (err) {
+      report("http1")(err as Error);
+      return answer(res, 500);
+    }
+    dispatch(req, res, "http1");
+  }
+
+  function dispatch(req: NodeRequest, res: NodeResponse, where: "http1" | "http2") {
+    try {
+      handler(req, res);
     } catch (err) {
       // A synchronous throw would otherwise escape into node:http and kill the process.
-      report(req.httpVersionMajor === 1 ? "http1" : "http2")(err as Error);
+      report(where)(err as Error);
       answer(res, 500);
     }
+  }
+
+  /**
+   * Replaces the compatibility API's "stream" listener of an HTTP/2 server:
+   * every stream is counted (for the drain), oversized heads get 431, the
+   * fast path may take it, the rest go to the compatibility API.
+   */
+  function hookStreams(server: http2.Http2Server | http2.Http2SecureServer) {
+    const compat = server.listeners("stream") as ((...args: unknown[]) => void)[];
+    server.removeAllListeners("stream");
+    const onStream = (
+      stream: http2.ServerHttp2Stream,
+      headers: http2.IncomingHttpHeaders,
+      flags: number,
+      rawHeaders: string[],
+    ) => {
+      const session = stream.session;
+      inFlight++;
+      if (session) streamsInFlight.set(session, (streamsInFlight.get(session) ?? 0) + 1);
+      stream.once("close", () => {
+        inFlight--;
+        if (!session) return;
+        const left = (streamsInFlight.get(session) ?? 1) - 1;
+        streamsInFlight.set(session, left);
+        if (closing && left === 0 && finishFirst) goawayWhenIdle(session);
+      });
+      try {
+        if (headerBytes(rawHeaders) > limits.maxHeaderBytes) {
+          // Deno 2.9.6 advertises SETTINGS_MAX_HEADER_LIST_SIZE but accepts more.
+          stream.respond({ ":status": 431 }, { endStream: true });
+          return;
+        }
+        if (fastStream?.(stream, headers)) return;
+      } catch (err) {
+        report("http2")(err as Error);
+        if (!stream.headersSent) stream.respond({ ":status": 500 }, { endStream: true });
+        return;
+      }
+      for (const listener of compat) listener.call(server, stream, headers, flags, rawHeaders);
+    };
+    (server as http2.Http2Server).on("stream", onStream);
   }
 
   function onSession(session: http2.Http2Session) {
@@ -389,6 +441,7 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
     s.requestTimeout = limits.requestTimeoutMs;
     s.headersTimeout = http1Options.headersTimeout!;
     secureServer.on("request", onRequest);
+    hookStreams(secureServer);
     secureServer.on("session", onSession);
     secureServer.on("sessionError", report("http2"));
     secureServer.on("tlsClientError", report("socket"));
@@ -411,6 +464,7 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
     Object.defineProperty(h1Server, "listening", { get: () => true, configurable: true });
     h1Server.on("connection", onH1Connection);
     h2Server = http2.createServer(http2Options, onRequest);
+    hookStreams(h2Server);
     h2Server.on("session", onSession);
     h2Server.on("sessionError", report("http2"));
     closeIdleSessions(h2Server);
@@ -597,11 +651,10 @@ function answer(res: NodeResponse, status: number) {
   r.end();
 }
 
-/** Header list size as HTTP/2 counts it: name + value + 32 per field. */
-function h2HeaderBytes(req: http2.Http2ServerRequest): number {
-  const raw = req.rawHeaders;
+/** Header list size as HTTP/2 counts it: name + value + 32 per field (raw: name, value, ...). */
+function headerBytes(raw: readonly string[]): number {
   let n = 0;
-  for (let i = 0; i < raw.length; i += 2) n += raw[i].length + raw[i + 1].length + 32;
+  for (let i = 0; i + 1 < raw.length; i += 2) n += raw[i].length + raw[i + 1].length + 32;
   return n;
 }
 

@@ -9,16 +9,23 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
+  type GetMessageResponse,
+  GetMessageResponseSchema,
+  type GetMessagesResponse,
+  GetMessagesResponseSchema,
   GetStatsResponseSchema,
   type Message,
   MessageSchema,
   MessagesService,
 } from "../gen/dataservices/v1/messages_pb.ts";
 import {
+  type MessageReply,
   MessageReplySchema,
   MessagesService as CompatMessagesService,
   MetricsReplySchema,
 } from "../gen/messages/messages_pb.ts";
+import type { Cancellation } from "./cancellation.ts";
+import { cancellationOf } from "./fast/context.ts";
 import type { InFlight, ResettableWindow, ServiceMetrics } from "./metrics.ts";
 import type { MessageStore, StoredMessage } from "./store.ts";
 import { type SnowflakeGenerator, timestampOf } from "./snowflake.ts";
@@ -26,13 +33,14 @@ import { historyQuery, requireContent, requirePositiveId } from "./validate.ts";
 
 /**
  * Runs `fn` once for all concurrent callers of the same key (see coalescer.ts)
- * and gives each caller its outcome. `signal` is the caller's own: it ends
- * this caller's wait only. Errors are ConnectErrors.
+ * and gives each caller its outcome. `cancel` is the caller's own (its signal
+ * or deadline): it ends this caller's wait only. Errors are ConnectErrors.
+ * Every caller of one flight receives the very same value object.
  */
 export type Coalesce = <T>(
   key: string,
   fn: (signal: AbortSignal) => Promise<T>,
-  signal: AbortSignal,
+  cancel: Cancellation | undefined,
 ) => Promise<T>;
 
 /** What the service implementations need. */
@@ -60,19 +68,41 @@ async function query<T>(deps: ServiceDeps, op: string, fn: () => Promise<T>): Pr
   }
 }
 
+/**
+ * One response message per stored value: callers of one flight share the
+ * stored value, so they share the response too (and the fast path encodes it
+ * once).
+ */
+function memo<K extends object, V>(make: (key: K) => V): (key: K) => V {
+  const cache = new WeakMap<K, V>();
+  return (key) => {
+    let v = cache.get(key);
+    if (v === undefined) cache.set(key, v = make(key));
+    return v;
+  };
+}
+
+const getMessageResponse = memo((m: StoredMessage): GetMessageResponse =>
+  create(GetMessageResponseSchema, { message: toProto(m) })
+);
+const getMessagesResponse = memo((rows: StoredMessage[]): GetMessagesResponse =>
+  create(GetMessagesResponseSchema, { messages: rows.map(toProto) })
+);
+const messageReply = memo((m: StoredMessage): MessageReply => create(MessageReplySchema, m));
+
 /** Reads one message through the coalescer; NOT_FOUND when absent. */
 async function readOne(
   deps: ServiceDeps,
   channelId: bigint,
   messageId: bigint,
-  signal: AbortSignal,
+  cancel: Cancellation | undefined,
 ): Promise<StoredMessage> {
   requirePositiveId("channel_id", channelId);
   requirePositiveId("message_id", messageId);
   const value = await deps.coalesce(
     `msg:${channelId}:${messageId}`,
     () => query(deps, "get_message", () => deps.store.getMessage(channelId, messageId)),
-    signal,
+    cancel,
   );
   if (!value) {
     throw new ConnectError(
@@ -98,13 +128,15 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
       const rows = await deps.coalesce(
         `hist:${q.channelId}:${q.before}:${q.after}:${q.limit}`,
         () => query(deps, "get_messages", () => deps.store.getMessages(q)),
-        ctx.signal,
+        cancellationOf(ctx),
       );
-      return { messages: rows.map(toProto) };
+      return getMessagesResponse(rows);
     },
 
     async getMessage(req, ctx) {
-      return { message: toProto(await readOne(deps, req.channelId, req.messageId, ctx.signal)) };
+      return getMessageResponse(
+        await readOne(deps, req.channelId, req.messageId, cancellationOf(ctx)),
+      );
     },
 
     async createMessage(req) {
@@ -144,8 +176,7 @@ export function compatMessagesService(
 ): ServiceImpl<typeof CompatMessagesService> {
   return {
     async getMessage(req, ctx) {
-      const m = await readOne(deps, req.channelId, req.messageId, ctx.signal);
-      return create(MessageReplySchema, m);
+      return messageReply(await readOne(deps, req.channelId, req.messageId, cancellationOf(ctx)));
     },
     async getAndResetMetrics() {
       const w = deps.window.take(await deps.metrics.totals());

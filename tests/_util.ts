@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { Transport } from "@connectrpc/connect";
+import { createConnectTransport as createWebConnectTransport } from "@connectrpc/connect-web";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -64,8 +65,13 @@ export const PROTOCOLS = [
   "connect-json/h2",
   "connect-binary/h1",
   "connect-binary/h2",
+  "connect-get/h1",
+  "connect-get/h2",
 ] as const;
 export type Protocol = typeof PROTOCOLS[number];
+
+/** What the fast listener serves: everything but native gRPC. */
+export const FAST_PROTOCOLS: readonly Protocol[] = PROTOCOLS.filter((p) => p !== "grpc/h2");
 
 /** A transport for `protocol`, and a function that closes its connections. */
 export function transportFor(
@@ -73,6 +79,17 @@ export function transportFor(
   protocol: Protocol,
 ): { transport: Transport; close: () => void } {
   const [kind, ver] = protocol.split("/");
+  if (kind === "connect-get") {
+    // Over fetch (connect-web): Deno's node:http client hangs on a POST that follows a
+    // GET error on the same keep-alive connection (seen with any server, ours or not).
+    const client = ver === "h2" ? Deno.createHttpClient({ http1: false, http2: true }) : undefined;
+    const transport = createWebConnectTransport({
+      baseUrl,
+      useHttpGet: true,
+      fetch: client ? (input, init) => fetch(input, { ...init, client }) : undefined,
+    });
+    return { transport, close: () => client?.close() };
+  }
   const httpVersion = ver === "h2" ? "2" as const : "1.1" as const;
   const sessionManager = httpVersion === "2" ? new Http2SessionManager(baseUrl) : undefined;
   const common = httpVersion === "2"

@@ -23,7 +23,14 @@ import { parseConfig } from "../server/config.ts";
 import { createLogger } from "../server/log.ts";
 import { CassandraStore, type MessageStore } from "../server/store.ts";
 import { BUCKET_MS, firstIdAt } from "../server/snowflake.ts";
-import { cassandraInfo, PROTOCOLS, randomChannel, startInstance, transportFor } from "./_util.ts";
+import {
+  cassandraInfo,
+  FAST_PROTOCOLS,
+  PROTOCOLS,
+  randomChannel,
+  startInstance,
+  transportFor,
+} from "./_util.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -39,14 +46,19 @@ async function rejectsWith(p: Promise<unknown>, code: Code): Promise<ConnectErro
 }
 
 Deno.test({
-  name: "every RPC through every protocol and HTTP version",
+  name: "every RPC through every protocol and HTTP version, on both listeners",
   ...opts,
   async fn(t) {
     const svc = await startInstance();
+    assert.ok(svc.fastUrl, "the fast listener runs");
+    const cases = [
+      ...PROTOCOLS.map((protocol) => ({ protocol, url: svc.url, port: "main" })),
+      ...FAST_PROTOCOLS.map((protocol) => ({ protocol, url: svc.fastUrl!, port: "fast" })),
+    ];
     try {
-      for (const protocol of PROTOCOLS) {
-        await t.step(protocol, async () => {
-          const { transport, close } = transportFor(svc.url, protocol);
+      for (const { protocol, url, port } of cases) {
+        await t.step(`${port} ${protocol}`, async () => {
+          const { transport, close } = transportFor(url, protocol);
           try {
             const api = createClient(MessagesService, transport);
             const compat = createClient(CompatService, transport);
@@ -420,9 +432,12 @@ Deno.test({
       const m = await fetch(`${svc.url}/metrics`);
       const text = await m.text();
       assert.match(m.headers.get("content-type") ?? "", /text\/plain/);
-      assert.match(text, /dataservices_requests_total\{method="GetMessage",code="not_found"\} 1/);
+      assert.match(
+        text,
+        /grpc_server_handled_total\{grpc_type="unary",grpc_service="dataservices.v1.MessagesService",grpc_method="GetMessage",grpc_code="NotFound"\} 1/,
+      );
       assert.match(text, /dataservices_queries_total\{op="get_message"\} 1/);
-      assert.match(text, /dataservices_request_duration_seconds_bucket/);
+      assert.match(text, /grpc_server_handling_seconds_bucket/);
       assert.match(text, /dataservices_flights_in_progress 0/);
     } finally {
       await svc.close(1000);
@@ -500,8 +515,8 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 20));
       }
       const text = (await svc.metrics.exposition()).body;
-      assert.match(text, /dataservices_requests_total\{method="GetMessage",code="canceled"\} 1/);
-      assert.doesNotMatch(text, /code="internal"/);
+      assert.match(text, /grpc_method="GetMessage",grpc_code="Canceled"\} 1/);
+      assert.doesNotMatch(text, /grpc_code="Internal"/);
       assert.equal(svc.coalescer.stats().waiters, 0);
     } finally {
       await svc.close(100);

@@ -1,0 +1,190 @@
+/**
+ * The fast path as a fetch handler for `Deno.serve`: Connect (POST and GET,
+ * binary and JSON) and gRPC-web unary calls of the procedures in the table
+ * are served by the {@linkcode UnaryEngine}; everything else (streams,
+ * compression, other content types, other paths) goes to `fallback`
+ * unchanged.
+ *
+ * `Deno.serve` cannot send HTTP trailers, so native gRPC is not served here
+ * (the instance's main port serves it through node:http2).
+ *
+ * @module
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { RequestReader } from "./context.ts";
+import { connectError, connectUnaryType, parseConnectGet } from "./connect_wire.ts";
+import { grpcError, grpcType } from "./grpc_wire.ts";
+import type { ProcedureTable } from "./procedures.ts";
+import type { Reply } from "./reply.ts";
+import type { UnaryEngine } from "./unary.ts";
+
+/** A fetch-style handler. */
+export type FetchHandler = (req: Request) => Response | Promise<Response>;
+
+/** Options of {@linkcode createFastFetchHandler}. */
+export interface FastFetchOptions {
+  readonly engine: UnaryEngine;
+  readonly procedures: ProcedureTable;
+  /** Answers what the fast path does not take. */
+  readonly fallback: FetchHandler;
+  /** Headers added to every fast reply (e.g. CORS for the request's origin); default none. */
+  readonly decorate?: (req: Request, headers: Headers) => void;
+}
+
+const reader: RequestReader<Request> = {
+  headers: (req) => req.headers,
+  url: (req) => req.url,
+};
+
+/** Creates the handler; see the module doc. */
+export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
+  const { engine, procedures, fallback } = o;
+  const decorate = o.decorate;
+  const maxBody = engine.readMaxBytes + 5; // one gRPC-web envelope header
+
+  const toResponse = (req: Request, reply: Reply): Response => {
+    let headers: Headers | Record<string, string>;
+    if (reply.headers === undefined && decorate === undefined) {
+      headers = { "content-type": reply.contentType };
+    } else {
+      headers = new Headers(reply.headers);
+      headers.set("content-type", reply.contentType);
+      decorate?.(req, headers);
+    }
+    return new Response(reply.body as Uint8Array<ArrayBuffer>, { status: reply.status, headers });
+  };
+
+  async function connectPost(
+    req: Request,
+    proc: NonNullable<ReturnType<ProcedureTable["get"]>>,
+    binary: boolean,
+  ) {
+    const h = req.headers;
+    const encoding = h.get("content-encoding");
+    if (encoding !== null && encoding !== "identity") return fallback(req);
+    const body = await readBody(req, h, maxBody - 5);
+    if (body instanceof ConnectError) return toResponse(req, connectError(body, undefined));
+    const reply = await engine.connect(
+      proc,
+      binary,
+      body,
+      "POST",
+      h.get("connect-timeout-ms"),
+      req,
+      reader,
+    );
+    return toResponse(req, reply);
+  }
+
+  async function grpcWeb(
+    req: Request,
+    proc: NonNullable<ReturnType<ProcedureTable["get"]>>,
+    binary: boolean,
+  ) {
+    const h = req.headers;
+    const encoding = h.get("grpc-encoding");
+    if (encoding !== null && encoding !== "identity") return fallback(req);
+    const body = await readBody(req, h, maxBody);
+    if (body instanceof ConnectError) {
+      return toResponse(req, grpcError("grpc-web", body, binary, undefined));
+    }
+    const reply = await engine.grpc(
+      "grpc-web",
+      proc,
+      binary,
+      body,
+      h.get("grpc-timeout"),
+      req,
+      reader,
+    );
+    return toResponse(req, reply);
+  }
+
+  async function connectGet(
+    req: Request,
+    proc: NonNullable<ReturnType<ProcedureTable["get"]>>,
+    query: string,
+  ) {
+    let get;
+    try {
+      get = parseConnectGet(query);
+    } catch (e) {
+      return toResponse(req, connectError(ConnectError.from(e, Code.InvalidArgument), undefined));
+    }
+    if (get === undefined) return fallback(req);
+    const reply = await engine.connect(
+      proc,
+      get.binary,
+      get.message,
+      "GET",
+      req.headers.get("connect-timeout-ms"),
+      req,
+      reader,
+    );
+    return toResponse(req, reply);
+  }
+
+  return (req: Request) => {
+    const url = req.url;
+    const start = url.indexOf("/", url.indexOf("//") + 2);
+    const q = url.indexOf("?", start);
+    const proc = procedures.get(q < 0 ? url.slice(start) : url.slice(start, q));
+    if (proc === undefined) return fallback(req);
+    const method = req.method;
+    if (method === "POST") {
+      const type = req.headers.get("content-type");
+      const connect = connectUnaryType(type);
+      if (connect !== undefined) return connectPost(req, proc, connect);
+      const web = grpcType("grpc-web", type);
+      if (web !== undefined) return grpcWeb(req, proc, web);
+    } else if (method === "GET" && proc.noSideEffects && q >= 0) {
+      return connectGet(req, proc, url.slice(q + 1));
+    }
+    return fallback(req);
+  };
+}
+
+/**
+ * The whole body, or a ConnectError: RESOURCE_EXHAUSTED past `max` bytes
+ * (checked against Content-Length before reading, and while reading when
+ * there is none), INVALID_ARGUMENT if the body cannot be read.
+ */
+async function readBody(req: Request, h: Headers, max: number): Promise<Uint8Array | ConnectError> {
+  const length = h.get("content-length");
+  if (length !== null) {
+    const n = Number(length);
+    if (n > max) return tooLarge(n, max);
+    try {
+      return await req.bytes();
+    } catch (e) {
+      return ConnectError.from(e, Code.InvalidArgument);
+    }
+  }
+  if (req.body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req.body) {
+      size += chunk.length;
+      if (size > max) return tooLarge(size, max);
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    return ConnectError.from(e, Code.InvalidArgument);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function tooLarge(size: number, max: number): ConnectError {
+  return new ConnectError(
+    `request body of ${size} bytes is larger than the limit of ${max} bytes`,
+    Code.ResourceExhausted,
+  );
+}

@@ -1,0 +1,132 @@
+/**
+ * The unary procedures the fast path serves, by HTTP path, with their
+ * message codecs.
+ *
+ * A procedure's codec decodes requests (a malformed body is the caller's
+ * mistake: `INVALID_ARGUMENT`, where connect-es answers `INTERNAL` for binary)
+ * and encodes responses once per response object: coalesced callers share one
+ * response message, so on a hot key the encoding is done once per query, not
+ * once per caller. Handlers must not change a message after returning it.
+ *
+ * @module
+ */
+import {
+  create,
+  type DescMessage,
+  type DescMethodUnary,
+  type DescService,
+  fromBinary,
+  fromJsonString,
+  isMessage,
+  type Message,
+  toBinary,
+  toJsonString,
+} from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+
+/** A unary implementation as connect-es declares it, for any message types. */
+// deno-lint-ignore no-explicit-any
+export type AnyUnaryImpl = (request: any, context: HandlerContext) => unknown;
+
+/** One unary method the fast path serves. */
+export interface Procedure {
+  /** `/package.Service/Method`. */
+  readonly path: string;
+  readonly method: DescMethodUnary;
+  readonly impl: AnyUnaryImpl;
+  /** Declared `NO_SIDE_EFFECTS`: Connect GET is allowed. */
+  readonly noSideEffects: boolean;
+  /** Decodes a request; throws INVALID_ARGUMENT on malformed input. */
+  decode(bytes: Uint8Array, binary: boolean): Message;
+  /** Encodes a response (normalizing an init object first); cached per response object. */
+  encode(output: unknown, binary: boolean): Uint8Array;
+}
+
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+const textEncoder = new TextEncoder();
+const JSON_READ = { ignoreUnknownFields: true } as const;
+
+class UnaryProcedure implements Procedure {
+  readonly path: string;
+  readonly noSideEffects: boolean;
+  #binary = new WeakMap<object, Uint8Array>();
+  #json = new WeakMap<object, Uint8Array>();
+
+  constructor(readonly method: DescMethodUnary, readonly impl: AnyUnaryImpl) {
+    this.path = `/${method.parent.typeName}/${method.name}`;
+    this.noSideEffects = method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
+  }
+
+  decode(bytes: Uint8Array, binary: boolean): Message {
+    const schema = this.method.input;
+    try {
+      return binary
+        ? fromBinary(schema, bytes)
+        : fromJsonString(schema, textDecoder.decode(bytes), JSON_READ);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new ConnectError(
+        `cannot decode ${schema.typeName} from ${binary ? "binary" : "JSON"}: ${why}`,
+        Code.InvalidArgument,
+      );
+    }
+  }
+
+  encode(output: unknown, binary: boolean): Uint8Array {
+    const cache = binary ? this.#binary : this.#json;
+    const key = output as object;
+    let bytes = cache.get(key);
+    if (bytes === undefined) {
+      const message = normalize(this.method.output, output);
+      try {
+        bytes = binary
+          ? toBinary(this.method.output, message)
+          : textEncoder.encode(toJsonString(this.method.output, message));
+      } catch (e) {
+        throw ConnectError.from(e, Code.Internal);
+      }
+      cache.set(key, bytes);
+    }
+    return bytes;
+  }
+}
+
+function normalize(schema: DescMessage, output: unknown): Message {
+  if (isMessage(output, schema)) return output;
+  if (output === null || typeof output !== "object") {
+    throw new ConnectError(`handler returned no ${schema.typeName}`, Code.Internal);
+  }
+  return create(schema, output as never);
+}
+
+/** Unary procedures by path; what is not here goes to the fallback handler. */
+export class ProcedureTable {
+  #byPath = new Map<string, Procedure>();
+
+  /**
+   * Adds every unary method of `service` that `impl` implements (streaming
+   * methods are left to the fallback).
+   */
+  add<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): this {
+    const fns = impl as Record<string, AnyUnaryImpl | undefined>;
+    for (const method of service.methods) {
+      if (method.methodKind !== "unary") continue;
+      const fn = fns[method.localName];
+      if (typeof fn !== "function") continue;
+      const p = new UnaryProcedure(method as DescMethodUnary, fn.bind(impl));
+      this.#byPath.set(p.path, p);
+    }
+    return this;
+  }
+
+  /** The procedure at `path` (`/package.Service/Method`), if served here. */
+  get(path: string): Procedure | undefined {
+    return this.#byPath.get(path);
+  }
+
+  /** Every path served. */
+  paths(): string[] {
+    return [...this.#byPath.keys()];
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The instance's second listener: `Deno.serve` (HTTP/1.1 and h2c with prior
+ * knowledge, or TLS with ALPN) serving Connect and gRPC-web.
+ *
+ * Why a second port: the main port must speak native gRPC (the original's
+ * clients do), which needs HTTP trailers, which `Deno.serve` cannot send; so
+ * the main port runs on node:http2/node:http. `Deno.serve` costs about half
+ * the CPU per call of node:http2 and is not exposed to a Deno 2.9.6 node:http2
+ * bug that aborts the process when a busy client closes its connection. The
+ * project's own clients (router, gateway, load CLI, dashboard) find this port
+ * through `/healthz` on the main port (`fastPort`) and use it.
+ *
+ * Unary calls of the procedure table take the fast path; everything else
+ * (streams, compression) is served by connect-es's universal handlers; plain
+ * routes (`/healthz`, `/readyz`, `/metrics`) as on the main port. Native gRPC
+ * requests get UNIMPLEMENTED naming the main port.
+ *
+ * @module
+ */
+import {
+  Code,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  createConnectRouter,
+} from "@connectrpc/connect";
+import { createFetchHandler } from "@connectrpc/connect/protocol";
+import { fetchCors } from "./cors.ts";
+import { createFastFetchHandler, type FetchHandler } from "./fast/fetch_handler.ts";
+import type { ProcedureTable } from "./fast/procedures.ts";
+import type { UnaryEngine } from "./fast/unary.ts";
+import { fetchRoutes, type PlainRoutes } from "./http_routes.ts";
+
+/** Options of {@linkcode serveFastListener}. */
+export interface FastListenerOptions {
+  readonly hostname: string;
+  /** 0 = any free port. */
+  readonly port: number;
+  readonly engine: UnaryEngine;
+  readonly procedures: ProcedureTable;
+  /** Registers the services on connect-es's router, for what the fast path does not take. */
+  readonly routes: (router: ConnectRouter) => void;
+  /** connect-es router options (limits, interceptors, shutdown signal). */
+  readonly routerOptions: ConnectRouterOptions;
+  readonly plain: PlainRoutes;
+  /** Allowed browser origins (see cors.ts). */
+  readonly corsOrigins: readonly string[];
+  /** The main port, named in the answer to native gRPC requests. */
+  readonly mainPort: number;
+  /** PEM certificate and key: serve TLS (HTTP/2 and HTTP/1.1 by ALPN). */
+  readonly tls?: { cert: string; key: string };
+  /** Errors the server could not answer (reported, never thrown). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** A running fast listener. */
+export interface FastListener {
+  readonly port: number;
+  /** `http://host:port` (or https). */
+  readonly url: string;
+  /** Stops accepting; requests in flight get `graceMs` to finish, then connections are cut. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Starts the listener; resolves once the port is bound. */
+export function serveFastListener(o: FastListenerOptions): Promise<FastListener> {
+  const router = createConnectRouter(o.routerOptions);
+  o.routes(router);
+  const rpc = new Map<string, FetchHandler>();
+  for (const h of router.handlers) rpc.set(h.requestPath, createFetchHandler(h));
+  const plain = fetchRoutes(o.plain);
+  const cors = fetchCors(o.corsOrigins);
+  const grpcHere =
+    `native gRPC is served on port ${o.mainPort}; this port serves Connect and gRPC-web`;
+
+  const fallback = async (req: Request): Promise<Response> => {
+    const type = req.headers.get("content-type") ?? "";
+    let res: Response;
+    if (type.startsWith("application/grpc") && !type.startsWith("application/grpc-web")) {
+      res = new Response(null, {
+        status: 200,
+        headers: {
+          "content-type": type.split(";")[0],
+          "grpc-status": String(Code.Unimplemented),
+          "grpc-message": encodeURIComponent(grpcHere),
+        },
+      });
+    } else {
+      const path = req.url.slice(req.url.indexOf("/", req.url.indexOf("//") + 2)).split("?")[0];
+      const h = rpc.get(path);
+      res = h !== undefined ? await h(req) : await plain(req);
+    }
+    if (req.headers.has("origin")) {
+      const headers = new Headers(res.headers);
+      cors.decorate(req, headers);
+      res = new Response(res.body, { status: res.status, headers });
+    }
+    return res;
+  };
+  const fast = createFastFetchHandler({
+    engine: o.engine,
+    procedures: o.procedures,
+    fallback,
+    decorate: (req, headers) => {
+      if (req.headers.has("origin")) cors.decorate(req, headers);
+    },
+  });
+  const handler = (req: Request) => cors.preflight(req) ?? fast(req);
+
+  return new Promise((resolve, reject) => {
+    let server: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      server = Deno.serve({
+        hostname: o.hostname,
+        port: o.port,
+        ...(o.tls ? { cert: o.tls.cert, key: o.tls.key } : {}),
+        onListen: (addr) => {
+          const host = addr.hostname === "0.0.0.0" || addr.hostname === "::"
+            ? "127.0.0.1"
+            : addr.hostname.includes(":")
+            ? `[${addr.hostname}]`
+            : addr.hostname;
+          resolve({
+            port: addr.port,
+            url: `${o.tls ? "https" : "http"}://${host}:${addr.port}`,
+            close: (graceMs) => closeServer(server, graceMs),
+          });
+        },
+        onError: (error) => {
+          o.onError?.(error);
+          return new Response("internal error", { status: 500 });
+        },
+      }, handler);
+    } catch (err) {
+      reject(err);
+    }
+  });
+}
+
+/**
+ * Graceful shutdown, waited for at most `graceMs`. (No forced cut: aborting a
+ * Deno.serve server while its graceful shutdown runs throws inside Deno
+ * 2.9.6. What is still running ends by the connect-es shutdown signal and the
+ * coalescer's own bounds.)
+ */
+async function closeServer(server: Deno.HttpServer<Deno.NetAddr>, graceMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
+  try {
+    await Promise.race([server.shutdown().then(() => server.finished), grace]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
