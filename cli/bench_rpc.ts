@@ -412,7 +412,7 @@ export async function runBenchRpc(
       if (signal.aborted) break;
       let r: CaseResult;
       try {
-        r = await measureCase(c, c.port === "floor" ? floor! : server, main.url, settings);
+        r = await measureCase(c, c.port === "floor" ? floor! : server, () => main.url, settings);
       } catch (err) {
         if (signal.aborted) throw err;
         r = brokenCase(c, o.requests, err);
@@ -473,12 +473,29 @@ export async function runBenchRpc(
       const pair = [newInstance("bench-load-a", {}), newInstance("bench-load-b", {})];
       await Promise.all(pair.map((i) => i.start()));
       const help = await runLoadCli(["--help"], { timeoutMs: 60_000, workDir, signal });
+      // One unmeasured run first, so that the measured ones meet instances past their JIT warm-up.
+      const warm = await runLoadCli(
+        [
+          ...LOAD_ARGS,
+          "--format",
+          "json",
+          "--targets",
+          pair.map((i) => new URL(i.url).host).join(","),
+        ],
+        { timeoutMs: 300_000, workDir, signal },
+      );
+      log(`  load warm-up run: exit ${warm.code}, ${warm.time.wallMs.toFixed(0)} ms`);
       const startupCpuMs = help.time.userMs + help.time.systemMs;
-      const runs: ClientFigures[] = [];
+      const runs: (ClientFigures & { instancesRestartedBefore: number })[] = [];
       const loadCommands: string[] = [];
       for (const protocol of LOAD_PROTOCOLS) {
         if (signal.aborted) break;
-        await Promise.all(pair.map((i) => i.ensureRunning()));
+        const restarted = (await Promise.all(pair.map((i) => i.ensureRunning()))).filter((r) => r);
+        if (restarted.length) {
+          log(
+            `  ${restarted.length} instance(s) died after the previous load run: started again (cold)`,
+          );
+        }
         const targets = pair.map((i) => new URL(i.url).host).join(",");
         const args = [
           ...LOAD_ARGS,
@@ -491,7 +508,10 @@ export async function runBenchRpc(
         ];
         const run = await runLoadCli(args, { timeoutMs: 300_000, workDir, signal });
         loadCommands.push(run.command);
-        const f = clientFigures(protocol, run, startupCpuMs);
+        const f = {
+          ...clientFigures(protocol, run, startupCpuMs),
+          instancesRestartedBefore: restarted.length,
+        };
         runs.push(f);
         log(
           `  load --protocol ${protocol}: ${f.totalTimeMs.toFixed(0)} ms, ${

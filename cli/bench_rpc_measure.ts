@@ -211,7 +211,8 @@ export function checkRun(o: {
 export async function measureCase(
   c: RpcCase,
   server: MeasuredServer,
-  instanceUrl: string,
+  /** The instance's main URL now (it probes the floor's good body). */
+  instanceUrl: () => string,
   s: MeasureSettings,
   hooks: { atPause?: () => Promise<void> } = {},
 ): Promise<CaseResult> {
@@ -220,7 +221,7 @@ export async function measureCase(
   for (let attempt = 1;; attempt++) {
     if (await server.ensureRunning()) notes.push("server restarted before the run");
     const url = server.baseUrl(c);
-    const bodyBytes = await expectedBodyBytes(c, url, instanceUrl);
+    const bodyBytes = await expectedBodyBytes(c, url, instanceUrl());
     const args = h2loadArgs(c.protocol, c.http, {
       baseUrl: url,
       total: plan.total,

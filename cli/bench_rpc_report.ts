@@ -139,9 +139,15 @@ export function formatReport(r: BenchRpcResult): string {
       result,
     ];
   });
-  out.push(
-    ...table(["case", "calls/s", "server µs/call", "x floor", "target", "failed", "result"], rows),
-  );
+  if (rows.length === 0) out.push("(no server cases selected)");
+  else {
+    out.push(
+      ...table(
+        ["case", "calls/s", "server µs/call", "x floor", "target", "failed", "result"],
+        rows,
+      ),
+    );
+  }
   for (const c of r.cases.filter((c) => !c.ok)) {
     out.push(`  ${c.name} FAILED: ${c.problems.join("; ")}`);
   }
