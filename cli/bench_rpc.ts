@@ -246,6 +246,7 @@ function brokenCase(c: RpcCase, requests: number, err: unknown): CaseResult {
     ok: false,
     problems: [(err as Error).message ?? String(err)],
     failed: 0,
+    lostAfterWindow: 0,
     callsPerSecond: null,
     serverUsPerCall: null,
     serverUsPerCallFromTicks: null,
@@ -422,7 +423,7 @@ export async function runBenchRpc(
         `  ${c.name}: ${r.callsPerSecond?.toFixed(0) ?? "-"} calls/s, ${
           r.serverUsPerCall?.toFixed(1) ?? "-"
         } µs/call${r.ok ? "" : ` FAILED: ${r.problems.join("; ")}`}${
-          r.crashedAtClose ? " (server died at h2load's close)" : ""
+          r.crashedAtClose ? ` (server died after the window, ${r.lostAfterWindow} calls lost)` : ""
         }`,
       );
     }

@@ -108,6 +108,18 @@ const num = (x: number | null, digits = 0) =>
     ? "-"
     : x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
+/** How often the instance died (node:http2 abort) and was started again, if it did. */
+function deathsLine(r: BenchRpcResult): string[] {
+  const after = r.cases.filter((c) => c.crashedAtClose).length + (r.burst?.crashedAtClose ? 1 : 0);
+  const inside = r.cases.reduce((n, c) => n + c.attempts - 1, 0);
+  if (after + inside === 0) return [];
+  return [
+    `The instance died ${after + inside} time(s) and was started again: ${after} after a window, ` +
+    `${inside} inside one (run again); Deno 2.9.6's node:http2 aborts (nghttp2 ` +
+    "find_stream_on_goaway_func) when an h2load connection closes while others are busy.",
+  ];
+}
+
 /** The text report: cases, burst, clients, headline, targets. */
 export function formatReport(r: BenchRpcResult): string {
   const out: string[] = [];
@@ -126,9 +138,11 @@ export function formatReport(r: BenchRpcResult): string {
     const met = target === undefined || c.ratioToFloor === null
       ? ""
       : `<=${target}x ${c.ratioToFloor <= target ? "met" : "not met"}`;
-    const result = c.ok
-      ? (c.crashedAtClose ? "ok (server died at h2load's close)" : "ok")
-      : "FAILED";
+    const result = !c.ok
+      ? "FAILED"
+      : c.crashedAtClose
+      ? `ok, server died after the window (${c.lostAfterWindow} lost)`
+      : "ok";
     return [
       c.name,
       num(c.callsPerSecond),
@@ -230,6 +244,7 @@ export function formatReport(r: BenchRpcResult): string {
         r.machine.h2load ?? "no h2load"
       }; load average ${r.machine.loadavgBefore} ` +
       `before, ${r.machine.loadavgAfter} after.`,
+    ...deathsLine(r),
     r.ok ? "All checks passed." : "Some checks FAILED (see above).",
   );
   return out.join("\n");

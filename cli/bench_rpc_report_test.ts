@@ -17,6 +17,7 @@ function kase(name: string, us: number | null, o: Partial<CaseResult> = {}): Cas
     ok: true,
     problems: [],
     failed: 0,
+    lostAfterWindow: 0,
     callsPerSecond: us === null ? null : 1e6 / us,
     serverUsPerCall: us,
     serverUsPerCallFromTicks: us,
@@ -58,7 +59,7 @@ Deno.test("applyFloor divides by the floor's µs per call, only when the floor p
 Deno.test("formatReport prints cases with ratios and targets, failures, burst, clients, headline", () => {
   const cases = [
     kase("grpc/h2c/floor", 12),
-    kase("connect-proto/h2c/main", 40, { crashedAtClose: true }),
+    kase("connect-proto/h2c/main", 40, { crashedAtClose: true, failed: 175, lostAfterWindow: 175 }),
     kase("grpc-web/h1/main", 100, {
       ok: false,
       failed: 3,
@@ -146,7 +147,7 @@ Deno.test("formatReport prints cases with ratios and targets, failures, burst, c
   );
   assert.match(
     row("connect-proto/h2c/main"),
-    /40\.0\s+3\.33\s+<=4x met\s+0\s+ok \(server died at h2load's close\)$/,
+    /40\.0\s+3\.33\s+<=4x met\s+175\s+ok, server died after the window \(175 lost\)$/,
   );
   assert.match(row("grpc-web/h1/main"), /100\.0\s+8\.33\s+<=4x not met\s+3\s+FAILED$/);
   assert.ok(lines.includes("  grpc-web/h1/main FAILED: GetStats: errors +3 during the run"));
@@ -161,5 +162,9 @@ Deno.test("formatReport prints cases with ratios and targets, failures, burst, c
     /Headline: deno task load --channels 20 --requests 10000: 4\.40 s \(target <= 1\.5 s: not met; process 5\.00 s\), 0\.0025 queries\/request \(target <= 0\.004: met\), 0 failed/,
   );
   assert.match(text, /load average 0\.1 0\.1 0\.1 before, 0\.5 0\.2 0\.1 after/);
+  assert.match(
+    text,
+    /The instance died 2 time\(s\) and was started again: 2 after a window, 0 inside one/,
+  );
   assert.match(text, /Some checks FAILED/);
 });
