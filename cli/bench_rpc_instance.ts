@@ -61,6 +61,44 @@ export async function readStats(baseUrl: string, timeoutMs = 10_000): Promise<In
   return parseStatsJson(JSON.parse(text));
 }
 
+/**
+ * Failed data RPCs by code from a Prometheus exposition
+ * (`dataservices_requests_total{method,code}`, every code but ok), summed
+ * over methods.
+ */
+export function errorCodesOf(exposition: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of exposition.split("\n")) {
+    if (!line.startsWith("dataservices_requests_total{")) continue;
+    const code = /code="([^"]*)"/.exec(line)?.[1];
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (code === undefined || code === "ok" || !Number.isFinite(value)) continue;
+    out[code] = (out[code] ?? 0) + value;
+  }
+  return out;
+}
+
+/** Failed data RPCs by code, from the instance's `/metrics`. */
+export async function readErrorCodes(baseUrl: string): Promise<Record<string, number>> {
+  const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`/metrics of ${baseUrl}: HTTP ${res.status}`);
+  return errorCodesOf(text);
+}
+
+/** `after - before` per code, codes that moved only: "canceled 100, unavailable 2". */
+export function codesDelta(
+  before: Readonly<Record<string, number>>,
+  after: Readonly<Record<string, number>>,
+): string {
+  return Object.entries(after)
+    .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+    .filter(([, d]) => d !== 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, d]) => `${k} ${d}`)
+    .join(", ");
+}
+
 /** The `fastPort` that `/healthz` announces, or undefined when it has none. */
 export function fastPortOf(healthz: unknown): number | undefined {
   const p = (healthz as { fastPort?: unknown } | null)?.fastPort;

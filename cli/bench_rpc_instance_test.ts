@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  codesDelta,
+  errorCodesOf,
   fastPortOf,
   parseStatsJson,
   readStats,
@@ -27,6 +29,21 @@ Deno.test("parseStatsJson reads int64 strings and takes missing (zero) counters 
   });
   assert.throws(() => parseStatsJson({ errors: "x" }), /errors is not an integer/);
   assert.throws(() => parseStatsJson(null), /not a JSON object/);
+});
+
+Deno.test("errorCodesOf sums failed calls by code from /metrics; codesDelta names what moved", () => {
+  const before = errorCodesOf([
+    "# HELP dataservices_requests_total Data RPCs received, by method and final code.",
+    "# TYPE dataservices_requests_total counter",
+    'dataservices_requests_total{method="GetMessage",code="ok"} 9000',
+    'dataservices_requests_total{method="GetMessage",code="canceled"} 3',
+    'dataservices_requests_total{method="getMessage",code="canceled"} 1',
+    'dataservices_requests_total_other{method="GetMessage",code="x"} 5',
+  ].join("\n"));
+  assert.deepEqual(before, { canceled: 4 });
+  const after = { canceled: 104, deadline_exceeded: 2 };
+  assert.equal(codesDelta(before, after), "canceled 100, deadline_exceeded 2");
+  assert.equal(codesDelta(after, after), "");
 });
 
 Deno.test("fastPortOf reads a valid fastPort from /healthz only", () => {

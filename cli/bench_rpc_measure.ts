@@ -30,7 +30,13 @@ import {
   type RpcProtocol,
   type RunPlan,
 } from "./bench_rpc_cases.ts";
-import { type InstanceStats, readStats, waitQuiet } from "./bench_rpc_instance.ts";
+import {
+  codesDelta,
+  type InstanceStats,
+  readErrorCodes,
+  readStats,
+  waitQuiet,
+} from "./bench_rpc_instance.ts";
 import { probe } from "./bench_rpc_probe.ts";
 import { type CpuTime, readProcessCpu } from "./proc_cpu.ts";
 
@@ -147,6 +153,19 @@ export async function expectedBodyBytes(
   return await probe(url, c.protocol);
 }
 
+/** Error codes counted since `before` (from /metrics), or why they cannot be read. */
+async function errorCodesSince(
+  server: MeasuredServer,
+  before: Readonly<Record<string, number>>,
+): Promise<string> {
+  if (!server.alive || !server.statsUrl) return "codes unknown: the instance died";
+  try {
+    return codesDelta(before, await readErrorCodes(server.statsUrl)) || "none by code";
+  } catch (err) {
+    return `codes unknown: ${(err as Error).message}`;
+  }
+}
+
 const sub = (a: InstanceStats, b: InstanceStats, k: "requests" | "errors") => a[k] - b[k];
 
 /** What the checks found about one run. */
@@ -250,6 +269,7 @@ export async function measureCase(
     });
     const pid = server.pid;
     const before = server.statsUrl ? await readStats(server.statsUrl) : undefined;
+    const codesBefore = server.statsUrl ? await readErrorCodes(server.statsUrl) : {};
     let cpu0: CpuTime | undefined, cpu1: CpuTime | undefined, t0 = 0, t1 = 0;
     let mid: InstanceStats | undefined;
     let midError: string | undefined;
@@ -306,6 +326,9 @@ export async function measureCase(
         : undefined,
     });
     const problems = [...checks.problems];
+    if (server.statsUrl && before && (mid ?? after) && sub((after ?? mid)!, before, "errors") > 0) {
+      problems.push(`error codes: ${await errorCodesSince(server, codesBefore)}`);
+    }
     if (midError) problems.push(`GetStats at the pause: ${midError}`);
     if (server.statsUrl && before && mid && mid.startedAt !== before.startedAt) {
       problems.push("the instance restarted during the run");
@@ -402,6 +425,7 @@ export async function measureBurst(
     streams: calls,
   });
   const before = await readStats(server.statsUrl);
+  const codesBefore = await readErrorCodes(server.statsUrl);
   let mid: InstanceStats | undefined;
   const problems: string[] = [];
   s.log(`  ${name}: h2load ${args.slice(0, 6).join(" ")} -> ${url}`);
@@ -440,7 +464,11 @@ export async function measureBurst(
         "(the server holds back streams past its per-connection cap)",
     );
   }
-  if (mid && d("errors") !== 0) problems.push(`GetStats: errors +${d("errors")}`);
+  if (mid && d("errors") !== 0) {
+    problems.push(
+      `GetStats: errors +${d("errors")} (${await errorCodesSince(server, codesBefore)})`,
+    );
+  }
   return {
     name,
     ok: problems.length === 0,
