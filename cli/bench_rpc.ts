@@ -42,7 +42,7 @@ import {
 } from "./bench_rpc_measure.ts";
 import { type ClientFigures, clientFigures, runLoadCli } from "./bench_rpc_clients.ts";
 import { applyFloor, type BenchRpcResult, formatReport } from "./bench_rpc_report.ts";
-import { formatProfileSummary, summarizeProfile } from "./cpu_profile.ts";
+import { type CpuProfile, formatProfileSummary, summarizeProfile } from "./cpu_profile.ts";
 import { h2loadArgs, planRun } from "./bench_rpc_cases.ts";
 import { type CpuTime, readProcessCpu } from "./proc_cpu.ts";
 
@@ -169,6 +169,15 @@ const loadavg = () => {
     return "?";
   }
 };
+
+/** CLOCK_BOOTTIME in µs from /proc/uptime (10 ms steps), or undefined. */
+function monotonicUs(): number | undefined {
+  try {
+    return Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]) * 1e6;
+  } catch {
+    return undefined;
+  }
+}
 
 /** An instance as a {@linkcode MeasuredServer}. */
 function instanceServer(i: InstanceUnderTest): MeasuredServer & { readonly statsUrl: string } {
@@ -552,7 +561,8 @@ export async function runBenchRpc(
  * Runs `c` once on a fresh instance started with `--cpu-prof`, pinned like
  * the others. At the 90% line h2load is killed (no GOAWAY, so node:http2
  * does not abort) and the instance stopped with SIGTERM, which writes the
- * profile. Samples before the 20% line (start-up, warm-up) are left out.
+ * profile. Only samples between the 20% and 90% lines count (not start-up,
+ * warm-up, or the teardown of the killed connections).
  */
 async function profileCase(
   c: RpcCase,
@@ -578,6 +588,7 @@ async function profileCase(
     bodyFile: await bodyFile(s.workDir, c.protocol),
   });
   let cpu0: CpuTime | undefined, cpu1: CpuTime | undefined, sinceMs = 0;
+  let mono0: number | undefined, mono1: number | undefined;
   try {
     await runH2load({
       args,
@@ -587,9 +598,11 @@ async function profileCase(
       onProgress(p, control) {
         if (p === plan.startTenth * 10) {
           cpu0 = readProcessCpu(inst.pid);
+          mono0 = monotonicUs();
           sinceMs = performance.now() - spawnedAt;
         } else if (p === plan.endTenth * 10) {
           cpu1 = readProcessCpu(inst.pid);
+          mono1 = monotonicUs();
           control.kill();
         }
       },
@@ -601,16 +614,24 @@ async function profileCase(
   const files = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".cpuprofile"));
   if (files.length === 0) throw new Error(`the profiled instance wrote no .cpuprofile into ${dir}`);
   const file = `${dir}/${files[0].name}`;
-  const summary = summarizeProfile(JSON.parse(await Deno.readTextFile(file)), {
+  const profile = JSON.parse(await Deno.readTextFile(file)) as CpuProfile;
+  // V8 stamps samples with CLOCK_MONOTONIC µs, which /proc/uptime follows (10 ms steps) unless the
+  // machine slept: then fall back to the time since the spawn (the profile starts a little later).
+  const exact = mono0 !== undefined && mono1 !== undefined &&
+    mono0 >= profile.startTime && mono1 <= profile.endTime + 1e6;
+  const window = exact
+    ? { sinceUs: mono0! - profile.startTime, untilUs: mono1! - profile.startTime }
+    : { sinceUs: Math.max(0, sinceMs - 200) * 1000 };
+  const summary = summarizeProfile(profile, {
     root: new URL("..", import.meta.url).href,
     top: 20,
-    // The profile starts a little after the spawn (Deno boots first): keep a margin.
-    sinceUs: Math.max(0, sinceMs - 200) * 1000,
+    ...window,
   });
   log(formatProfileSummary(summary));
   return {
     case: c.name,
     file: file.slice(root.length + 1),
+    windowExact: exact,
     serverUsPerCall: cpu0?.threadsNs !== undefined && cpu1?.threadsNs !== undefined
       ? (cpu1.threadsNs - cpu0.threadsNs) / 1000 / plan.measured
       : null,

@@ -62,6 +62,8 @@ export interface BenchRpcResult {
     | {
       readonly case: string;
       readonly file: string;
+      /** The 20%..90% window was cut by the monotonic clock (else: from 20% on, roughly). */
+      readonly windowExact: boolean;
       readonly serverUsPerCall: number | null;
       readonly summary: ProfileSummary;
     }

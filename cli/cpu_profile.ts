@@ -108,10 +108,12 @@ export function shortUrl(url: string, root: string): string {
  * @param o.top how many functions to list (default 15).
  * @param o.sinceUs skip samples taken less than this long after the profile started
  *   (start-up and warm-up).
+ * @param o.untilUs skip samples taken this long or longer after the profile started
+ *   (shutdown).
  */
 export function summarizeProfile(
   p: CpuProfile,
-  o: { root: string; top?: number; sinceUs?: number },
+  o: { root: string; top?: number; sinceUs?: number; untilUs?: number },
 ): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const stamps: number[] = [];
@@ -123,8 +125,9 @@ export function summarizeProfile(
   let idle = 0;
   let count = 0;
   const from = p.startTime + (o.sinceUs ?? 0);
+  const to = o.untilUs === undefined ? Infinity : p.startTime + o.untilUs;
   for (let i = 0; i < p.samples.length; i++) {
-    if (stamps[i] < from) continue;
+    if (stamps[i] < from || stamps[i] >= to) continue;
     const us = (i + 1 < stamps.length ? stamps[i + 1] : p.endTime) - stamps[i];
     if (us <= 0) continue;
     const node = byId.get(p.samples[i]);

@@ -103,6 +103,13 @@ Deno.test("summarizeProfile skips samples before sinceUs and lists only the top 
   assert.deepEqual(s.byFunction.map((r) => r.name), ["(garbage collector) [gc]"]);
 });
 
+Deno.test("summarizeProfile keeps samples inside [sinceUs, untilUs) only", () => {
+  // Stamps 1200 (toBinary), 1300 (toBinary), 1400 (write); 1500 (gc) is cut off.
+  const s = summarizeProfile(PROFILE, { root: ROOT, sinceUs: 200, untilUs: 500 });
+  assert.equal(s.samples, 3);
+  assert.deepEqual(s.byCategory.map((r) => r.name), ["protobuf-es", "node-compat JS"]);
+});
+
 Deno.test("shortUrl and formatProfileSummary", () => {
   assert.equal(shortUrl(`${ROOT}cli/load.ts`, ROOT), "cli/load.ts");
   assert.equal(shortUrl("file:///x/node_modules/.deno/a@1/node_modules/a/i.js", ROOT), "a/i.js");
