@@ -1,6 +1,6 @@
 /**
  * A child Deno process of the local stack (a data-service instance or the
- * gateway): started with its JSON logs on stderr, its listening URL taken
+ * gateway), optionally pinned to CPUs: started with its JSON logs on stderr, its listening URL taken
  * from its `"msg":"listening"` log line, stopped with SIGTERM (then SIGKILL).
  *
  * @module
@@ -26,6 +26,10 @@ export interface SpawnOptions {
   /** Called with every log line of the child (stdout and stderr). */
   onLine?: (line: string) => void;
   env?: Record<string, string>;
+  /** Pin the child to these CPUs (`taskset -c`, e.g. "0"); the pid stays Deno's (taskset execs). */
+  cpus?: string;
+  /** Deno flags before the script, e.g. `["--cpu-prof", "--cpu-prof-dir=DIR"]`. */
+  denoFlags?: string[];
 }
 
 /** Starts `deno run -A <script> ...args` from the repository root. */
@@ -36,8 +40,10 @@ export function spawnService(
   options: SpawnOptions = {},
 ): ChildService {
   const root = new URL("..", import.meta.url);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
+  const denoArgs = ["run", "-A", ...(options.denoFlags ?? []), script, ...args];
+  const pinned = options.cpus !== undefined;
+  const child = new Deno.Command(pinned ? "taskset" : Deno.execPath(), {
+    args: pinned ? ["-c", options.cpus!, Deno.execPath(), ...denoArgs] : denoArgs,
     cwd: root,
     stdin: "null",
     stdout: "piped",
