@@ -66,9 +66,12 @@ export interface InstancesFileWatch {
  * Calls `onChange` with the new list each time the file's list changes
  * (comparing entries and order, so touching the file or editing comments
  * does nothing). A file that reads empty is ignored: editors truncate before
- * writing, so an empty list is taken as "being rewritten", not "no instance". Watches the file's directory, so editors that replace the
- * file by renaming are followed. Does not call `onChange` for the current
- * contents: read them first with {@linkcode readInstancesFile}.
+ * writing, so an empty list is taken as "being rewritten", not "no instance".
+ * Watches the file's directory, so editors that replace the file by renaming
+ * are followed, and so are Kubernetes ConfigMap volumes, which swap a `..data`
+ * symlink (a ConfigMap mounted with `subPath` is never updated by Kubernetes:
+ * mount the whole volume). Does not call `onChange` for the current contents:
+ * read them first with {@linkcode readInstancesFile}.
  *
  * @param initial the list currently in use (changes are relative to it).
  */
@@ -82,6 +85,13 @@ export function watchInstancesFile(
   const absolute = resolvePath(path);
   const dir = absolute.slice(0, absolute.lastIndexOf("/")) || "/";
   const watcher = Deno.watchFs(dir, { recursive: false });
+  // The file itself, or Kubernetes' AtomicWriter at work: a ConfigMap volume
+  // holds `name -> ..data/name`, and an update writes a new `..<timestamp>`
+  // directory and renames a `..data_tmp` symlink over `..data`, so no event
+  // ever names the file.
+  const prefix = dir === "/" ? "/" : `${dir}/`;
+  const concerns = (p: string) =>
+    p === absolute || (p.startsWith(`${prefix}..`) && !p.slice(prefix.length).includes("/"));
   let last = initial.join("\n");
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
@@ -104,7 +114,7 @@ export function watchInstancesFile(
   (async () => {
     try {
       for await (const event of watcher) {
-        if (!event.paths.some((p) => p === absolute)) continue;
+        if (!event.paths.some(concerns)) continue;
         if (timer !== undefined) clearTimeout(timer);
         timer = setTimeout(reread, debounceMs);
       }

@@ -107,6 +107,77 @@ Deno.test({
   },
 });
 
+/** `promise`, or a rejection naming `what` after `ms` (a real timer: no test waits forever). */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Writes `content` as a new version of a Kubernetes ConfigMap volume in `dir`,
+ * the way the kubelet's AtomicWriter does: a new `..<timestamp>` directory, a
+ * `..data_tmp` symlink to it renamed over `..data`, then the old version
+ * removed. The user-visible `instances` is a symlink to `..data/instances`.
+ */
+async function writeConfigMapVersion(dir: string, version: number, content: string) {
+  const data = `..2026_12_01_00_00_0${version}.${1000 + version}`;
+  await Deno.mkdir(`${dir}/${data}`);
+  await Deno.writeTextFile(`${dir}/${data}/instances`, content);
+  let old: string | undefined;
+  try {
+    old = await Deno.readLink(`${dir}/..data`);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  await Deno.symlink(data, `${dir}/..data_tmp`);
+  await Deno.rename(`${dir}/..data_tmp`, `${dir}/..data`);
+  if (old === undefined) await Deno.symlink("..data/instances", `${dir}/instances`);
+  else await Deno.remove(`${dir}/${old}`, { recursive: true });
+}
+
+Deno.test({
+  name: "watchInstancesFile follows a Kubernetes ConfigMap update (..data symlink swap)",
+  ignore: !canFs,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      await writeConfigMapVersion(dir, 1, "ds-0:50051\nds-1:50051\n");
+      const file = `${dir}/instances`;
+      assert.deepEqual(await readInstancesFile(file), ["ds-0:50051", "ds-1:50051"]);
+      const lists: string[][] = [];
+      let changed = Promise.withResolvers<void>();
+      const errors: unknown[] = [];
+      const watch = watchInstancesFile(file, ["ds-0:50051", "ds-1:50051"], (list) => {
+        lists.push(list);
+        changed.resolve();
+      }, { debounceMs: 20, onError: (e) => errors.push(e) });
+      try {
+        await writeConfigMapVersion(dir, 2, "ds-0:50051\nds-1:50051\nds-2:50051\n");
+        await within(changed.promise, 5000, "the watch to see ..data swapped to version 2");
+        assert.deepEqual(lists, [["ds-0:50051", "ds-1:50051", "ds-2:50051"]]);
+        // The file path itself never changed: it is still the same symlink.
+        assert.equal(await Deno.readLink(file), "..data/instances");
+        changed = Promise.withResolvers<void>();
+        await writeConfigMapVersion(dir, 3, "ds-0:50051\n");
+        await within(changed.promise, 5000, "the watch to see ..data swapped to version 3");
+        assert.deepEqual(lists.at(-1), ["ds-0:50051"]);
+        assert.deepEqual(errors, []);
+      } finally {
+        watch.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 /** Serves a fake instance over real HTTP/2 (h2c) on an ephemeral port. */
 async function serve(fake: FakeInstance) {
   const sessions = new Set<http2.ServerHttp2Session>();
