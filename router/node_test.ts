@@ -8,7 +8,10 @@ import { createClient } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { route, routeLive } from "./jump.ts";
-import { FakeInstance } from "./_fake.ts";
+// @ts-types="npm:@types/sinonjs__fake-timers@15.0.1"
+import FakeTimers from "@sinonjs/fake-timers";
+import { fakeCluster, FakeInstance } from "./_fake.ts";
+import type { DnsResolver } from "./dns.ts";
 import {
   createNodeRoutingTransport,
   createNodeTransportFactory,
@@ -282,5 +285,86 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
     await assert.rejects(createNodeRoutingTransport({ env: false }), TypeError);
+  },
+});
+
+Deno.test({
+  name: "createNodeRoutingTransport follows a dns: target (stub resolver, fake timers)",
+  ignore: !canEnv,
+  async fn() {
+    const cluster = fakeCluster(0);
+    for (const ip of ["10.0.0.1", "10.0.0.2", "10.0.0.10"]) cluster.add(`${ip}:50051`);
+    let records: string[] | Error = ["10.0.0.2", "10.0.0.10"];
+    const resolver = ((name: string, type: string) => {
+      if (name !== "data-services.default.svc") throw new Error(`unexpected name ${name}`);
+      if (type === "AAAA") return Promise.reject(new Deno.errors.NotFound("no AAAA"));
+      return records instanceof Error ? Promise.reject(records) : Promise.resolve(records);
+    }) as DnsResolver;
+    const env = "ROUTER_TEST_DNS_DATA_SERVICES";
+    Deno.env.set(env, "dns:///data-services.default.svc:50051");
+    const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
+    const errors: unknown[] = [];
+    const changes: (readonly string[])[] = [];
+    try {
+      // From the environment variable, as the gateway in Kubernetes gets it.
+      const router = await createNodeRoutingTransport({
+        env,
+        createTransport: cluster.factory,
+        probeIntervalMs: 0,
+        dns: { resolver, intervalMs: 1000, onError: (e) => errors.push(e) },
+        onInstancesChange: (list) => changes.push(list),
+      });
+      try {
+        assert.deepEqual(router.instances.map((i) => i.id), ["10.0.0.2:50051", "10.0.0.10:50051"]);
+        const client = createClient(MessagesService, router);
+        const owner = (c: bigint, ids: string[]) => ids[route(c, ids.length)];
+        const res = await client.getMessages({ channelId: 5n });
+        assert.equal(res.messages[0].content, owner(5n, ["10.0.0.2:50051", "10.0.0.10:50051"]));
+
+        records = ["10.0.0.10", "10.0.0.1", "10.0.0.2"]; // a pod came up, sorts first
+        await clock.tickAsync(1000);
+        const three = ["10.0.0.1:50051", "10.0.0.2:50051", "10.0.0.10:50051"];
+        assert.deepEqual(changes, [three]);
+        assert.deepEqual(router.instances.map((i) => i.id), three);
+        for (let c = 1n; c <= 12n; c++) {
+          const r = await client.getMessages({ channelId: c });
+          assert.equal(r.messages[0].content, owner(c, three));
+        }
+
+        records = new Error("SERVFAIL"); // keeps the list
+        await clock.tickAsync(1000);
+        assert.equal(changes.length, 1);
+        assert.match(String(errors.at(-1)), /SERVFAIL/);
+      } finally {
+        await router.close();
+      }
+      const after = clock.countTimers();
+      assert.equal(after, 0, "close stops the DNS timer");
+
+      // Nothing resolves at start: the router starts empty and fills in later.
+      records = [];
+      const late = await createNodeRoutingTransport({
+        instances: "dns:///data-services.default.svc:50051",
+        createTransport: cluster.factory,
+        probeIntervalMs: 0,
+        dns: { resolver, intervalMs: 1000, onError: (e) => errors.push(e) },
+      });
+      try {
+        assert.equal(late.instances.length, 0);
+        assert.ok(errors.at(-1) instanceof Deno.errors.NotFound);
+        records = ["10.0.0.1"];
+        await clock.tickAsync(1000);
+        assert.deepEqual(late.instances.map((i) => i.id), ["10.0.0.1:50051"]);
+      } finally {
+        await late.close();
+      }
+      await assert.rejects(
+        createNodeRoutingTransport({ instances: "dns:///x:1, 10.0.0.1:1", env: false }),
+        /DNS target must be the only entry/,
+      );
+    } finally {
+      clock.uninstall();
+      Deno.env.delete(env);
+    }
   },
 });
