@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { permissionsOf } from "./permissions.ts";
 import { TextLineStream } from "./text_lines.ts";
 
 /** A running child service. */
@@ -28,7 +29,10 @@ export interface SpawnOptions {
   env?: Record<string, string>;
 }
 
-/** Starts `deno run -A <script> ...args` from the repository root. */
+/**
+ * Starts `deno run <permissions> <script> ...args` from the repository root,
+ * with the script's permissions from `cli/permissions.ts` (`-A` for others).
+ */
 export function spawnService(
   name: string,
   script: string,
@@ -37,7 +41,7 @@ export function spawnService(
 ): ChildService {
   const root = new URL("..", import.meta.url);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
+    args: ["run", ...permissionsOf(script), script, ...args],
     cwd: root,
     stdin: "null",
     stdout: "piped",
