@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { permissionsOf } from "./permissions.ts";
 import { TextLineStream } from "./text_lines.ts";
 
 /** A running child service. */
@@ -32,7 +33,10 @@ export interface SpawnOptions {
   denoFlags?: string[];
 }
 
-/** Starts `deno run -A <script> ...args` from the repository root. */
+/**
+ * Starts `deno run <permissions> <script> ...args` from the repository root,
+ * with the script's permissions from `cli/permissions.ts` (`-A` for others).
+ */
 export function spawnService(
   name: string,
   script: string,
@@ -40,7 +44,7 @@ export function spawnService(
   options: SpawnOptions = {},
 ): ChildService {
   const root = new URL("..", import.meta.url);
-  const denoArgs = ["run", "-A", ...(options.denoFlags ?? []), script, ...args];
+  const denoArgs = ["run", ...permissionsOf(script), ...(options.denoFlags ?? []), script, ...args];
   const pinned = options.cpus !== undefined;
   const child = new Deno.Command(pinned ? "taskset" : Deno.execPath(), {
     args: pinned ? ["-c", options.cpus!, Deno.execPath(), ...denoArgs] : denoArgs,

@@ -31,6 +31,7 @@ import {
   parseLoadArgs,
 } from "./load_flags.ts";
 import { codeName, LoadError, openTargets } from "./load_targets.ts";
+import { type DnsResolver, isDnsTarget, resolveDnsTarget } from "../router/dns.ts";
 import { createProgressLine, type Progress } from "./load_progress.ts";
 import { type Clock, type Completion, plannedRequests, runPaced } from "./pacing.ts";
 import { buildReport, formatJson, formatText, type LoadReport } from "./report.ts";
@@ -45,6 +46,8 @@ export interface RunHooks {
   readonly onStart?: (read: () => Progress) => void;
   /** Clock of the pacer (tests). */
   readonly clock?: Clock;
+  /** DNS lookups for a `dns:` target (tests; default `Deno.resolveDns`). */
+  readonly resolver?: DnsResolver;
 }
 
 /** Most distinct error messages a report quotes. */
@@ -70,7 +73,7 @@ export async function runLoad(
   init: Partial<LoadOptions> = {},
   hooks: RunHooks = {},
 ): Promise<LoadReport> {
-  const o: LoadOptions = {
+  let o: LoadOptions = {
     channels: DEFAULTS.channels,
     timeoutMs: DEFAULTS.timeoutMs,
     connections: DEFAULTS.connections,
@@ -92,6 +95,14 @@ export async function runLoad(
     clock: hooks.clock,
   };
   const planned = plannedRequests(pacing); // throws RangeError on impossible options
+  if (o.targets.length === 1 && isDnsTarget(o.targets[0])) {
+    // Resolved once: the GetStats deltas need the same instances before and after.
+    try {
+      o = { ...o, targets: await resolveDnsTarget(o.targets[0], { resolver: hooks.resolver }) };
+    } catch (error) {
+      throw new LoadError(`Cannot resolve --targets ${o.targets[0]}: ${(error as Error).message}`);
+    }
+  }
   // Health changes the jump router saw while measuring: each one moves channels.
   const healthChanges: string[] = [];
   let measuring = false;

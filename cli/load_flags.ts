@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { isDnsTarget, parseDnsTarget } from "../router/dns.ts";
 import { parseInstanceList } from "../router/membership.ts";
 
 /** Wire protocols: all over HTTP/2 cleartext (h2c) with connect-node. */
@@ -105,7 +106,9 @@ Load:
                       compat: the original's messages.MessagesService/getMessage
 Where:
   --targets LIST      Instances, comma-separated host:port or URLs, in router order
-                      (default 127.0.0.1:50051,127.0.0.1:50052: deno task start)
+                      (default 127.0.0.1:50051,127.0.0.1:50052: deno task start),
+                      or one DNS name resolved once at start, in the gateway's order:
+                      dns:///NAME:PORT (A/AAAA) or dns+srv:///_grpc._tcp.NAME (SRV)
   --gateway URL       Send every request to this gateway (it routes by itself);
                       GetStats is still read from each of --targets
   --routing R         jump (default): jump consistent hash on the channel id, the router
@@ -266,7 +269,15 @@ export function parseLoadArgs(args: readonly string[]): LoadCommand {
   if (v.targets !== undefined) {
     targets = parseInstanceList(v.targets);
     if (targets.length === 0) throw new FlagError("--targets is empty");
-    for (const t of targets) checkTarget("targets", t);
+    if (targets.some(isDnsTarget)) {
+      if (targets.length > 1) throw new FlagError("--targets: a dns: target must be alone");
+      try {
+        parseDnsTarget(targets[0]);
+      } catch (error) {
+        throw new FlagError(`--targets: ${(error as Error).message}`);
+      }
+    }
+    for (const t of targets) if (!isDnsTarget(t)) checkTarget("targets", t);
     const dup = targets.find((t, i) => targets.indexOf(t) !== i);
     if (dup !== undefined) throw new FlagError(`--targets lists ${dup} twice`);
   }

@@ -72,6 +72,9 @@ Deno.test("every flag is parsed", () => {
     parseLoadArgs(["--gateway", "127.0.0.1:8080"]).options.gateway,
     "http://127.0.0.1:8080",
   );
+  assert.deepEqual(parseLoadArgs(["--targets", "dns:///ds.default.svc:50051"]).options.targets, [
+    "dns:///ds.default.svc:50051",
+  ]);
   assert.equal(parseLoadArgs(["--help"]).help, true);
   assert.equal(parseLoadArgs(["-h"]).help, true);
 });
@@ -113,6 +116,8 @@ const BAD: [string[], RegExp][] = [
   [["--targets", "a:70000"], /port 1\.\.65535/],
   [["--targets", "ftp://a:1"], /must be an http:\/\/ or https:\/\/ URL/],
   [["--targets", "a:1,a:1"], /--targets lists a:1 twice/],
+  [["--targets", "dns:///ds:1,a:1"], /a dns: target must be alone/],
+  [["--targets", "dns:///ds:0"], /--targets: "dns:\/\/\/ds:0": port must be 1\.\.65535/],
   [["--gateway", "http://"], /--gateway: "http:\/\/" is not a valid URL/],
   [["--gateway", "g:8080", "--routing", "jump"], /--routing does not apply with --gateway/],
 ];

@@ -9,6 +9,7 @@ import { parseConfig } from "../server/config.ts";
 import { createLogger } from "../server/log.ts";
 import type { MessageStore, StoredMessage } from "../server/store.ts";
 import { LoadError, main, runLoad } from "./load.ts";
+import type { DnsResolver } from "../router/dns.ts";
 
 /** A store whose reads take `delayMs`; channel 13 fails (to count errors). */
 function memoryStore(delayMs = 20): MessageStore {
@@ -55,6 +56,37 @@ Deno.test("runLoad against in-memory instances", opts, async (t) => {
       for (const d of r.instances) assert.equal(d.requests % 100, 0, `${d.id}: ${d.requests}`);
       assert.deepEqual(r.instances.map((d) => d.id), targets);
       assert.equal(r.latencyMs?.count, 2000);
+    });
+
+    await t.step("a dns+srv: target is resolved once, in sorted order", async () => {
+      const ports = [a, b].map((s) => Number(new URL(s.url).port));
+      const ids = ports.map((p) => `127.0.0.1:${p}`).sort((x, y) => x < y ? -1 : 1);
+      const queried: string[] = [];
+      const resolver = ((name: string, type: string) => {
+        queried.push(`${type} ${name}`);
+        return Promise.resolve(
+          ports.toReversed().map((port) => ({
+            priority: 0,
+            weight: 1,
+            port,
+            target: "127.0.0.1.",
+          })),
+        );
+      }) as DnsResolver;
+      const r = await runLoad(
+        { targets: ["dns+srv:///_grpc._tcp.ds"], requests: 200, method: "history" },
+        { resolver },
+      );
+      assert.deepEqual(queried, ["SRV _grpc._tcp.ds"]);
+      assert.deepEqual(r.instances.map((d) => d.id), ids);
+      assert.equal(r.client.failed, 0);
+      await assert.rejects(
+        runLoad({ targets: ["dns:///ds:1"], requests: 1 }, {
+          resolver: ((): Promise<never> =>
+            Promise.reject(new Deno.errors.NotFound("nxdomain"))) as DnsResolver,
+        }),
+        (e) => e instanceof LoadError && /Cannot resolve --targets dns:\/\/\/ds:1/.test(e.message),
+      );
     });
 
     await t.step("round-robin: each instance gets half of every channel", async () => {

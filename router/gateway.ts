@@ -29,7 +29,10 @@ import type { RoutingTransport } from "./transport.ts";
 export interface GatewayOptions {
   host?: string;
   port: number;
-  /** Ordered `host:port` list of the data-service instances. */
+  /**
+   * Ordered `host:port` list of the data-service instances, or one `dns:` /
+   * `dns+srv:` target re-resolved every 5 s (see `router/dns.ts`).
+   */
   targets?: string[];
   /** A file with the list, re-read when it changes (instead of targets). */
   targetsFile?: string;
@@ -78,6 +81,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // its channels (a timeout marks it down, so be generous).
     probeTimeoutMs: 3000,
     onHealthChange: (c) => (c.up ? log.info : log.warn)("instance health", { ...c }),
+    onInstancesChange: (list) => log.info("instances changed", { instances: list }),
+    watch: { onError: (error) => log.warn("membership file unreadable", { error }) },
+    dns: { onError: (error) => log.warn("dns resolution failed", { error }) },
   });
   const readiness = new Readiness();
   const updateReady = () =>
@@ -193,7 +199,10 @@ failover). Serves the dashboard at /.
 Options:
   --host H            address to listen on (default 127.0.0.1)  [env HOST]
   --port P            port (default 8080)  [env PORT]
-  --targets LIST      ordered host:port,... of the instances  [env DATA_SERVICES]
+  --targets LIST      ordered host:port,... of the instances, or one DNS name
+                      re-resolved every 5 s: dns:///data-services.default.svc:50051
+                      (A/AAAA records, sorted) or dns+srv:///_grpc._tcp.NAME (SRV)
+                      [env DATA_SERVICES]
   --targets-file F    file with the list (one per line or comma-separated), re-read on change
   --protocol P        grpc | connect | grpc-web towards the instances (default grpc)
   --cors-origins L    allowed browser origins (default localhost)  [env CORS_ORIGINS]

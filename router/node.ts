@@ -1,7 +1,8 @@
 /**
  * Server-side helpers for the router (Deno, and Node where noted): instance
- * lists from flags, the `DATA_SERVICES` environment variable or a file that is
- * re-read when it changes, and transports over HTTP/2 from connect-node.
+ * lists from flags, the `DATA_SERVICES` environment variable, a file that is
+ * re-read when it changes or a DNS name that is re-resolved (`router/dns.ts`),
+ * and transports over HTTP/2 from connect-node.
  *
  * Browsers use `router/mod.ts` only, with a connect-web transport factory.
  *
@@ -16,6 +17,13 @@ import {
   type Http2SessionOptions,
 } from "@connectrpc/connect-node";
 import type { Interceptor } from "@connectrpc/connect";
+import {
+  type DnsWatchOptions,
+  isDnsTarget,
+  parseDnsTarget,
+  resolveDnsTarget,
+  watchDnsTarget,
+} from "./dns.ts";
 import { type InstanceInit, parseInstanceList, type TransportFactory } from "./membership.ts";
 import {
   createRoutingTransport,
@@ -66,9 +74,12 @@ export interface InstancesFileWatch {
  * Calls `onChange` with the new list each time the file's list changes
  * (comparing entries and order, so touching the file or editing comments
  * does nothing). A file that reads empty is ignored: editors truncate before
- * writing, so an empty list is taken as "being rewritten", not "no instance". Watches the file's directory, so editors that replace the
- * file by renaming are followed. Does not call `onChange` for the current
- * contents: read them first with {@linkcode readInstancesFile}.
+ * writing, so an empty list is taken as "being rewritten", not "no instance".
+ * Watches the file's directory, so editors that replace the file by renaming
+ * are followed, and so are Kubernetes ConfigMap volumes, which swap a `..data`
+ * symlink (a ConfigMap mounted with `subPath` is never updated by Kubernetes:
+ * mount the whole volume). Does not call `onChange` for the current contents:
+ * read them first with {@linkcode readInstancesFile}.
  *
  * @param initial the list currently in use (changes are relative to it).
  */
@@ -82,6 +93,13 @@ export function watchInstancesFile(
   const absolute = resolvePath(path);
   const dir = absolute.slice(0, absolute.lastIndexOf("/")) || "/";
   const watcher = Deno.watchFs(dir, { recursive: false });
+  // The file itself, or Kubernetes' AtomicWriter at work: a ConfigMap volume
+  // holds `name -> ..data/name`, and an update writes a new `..<timestamp>`
+  // directory and renames a `..data_tmp` symlink over `..data`, so no event
+  // ever names the file.
+  const prefix = dir === "/" ? "/" : `${dir}/`;
+  const concerns = (p: string) =>
+    p === absolute || (p.startsWith(`${prefix}..`) && !p.slice(prefix.length).includes("/"));
   let last = initial.join("\n");
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
@@ -104,7 +122,7 @@ export function watchInstancesFile(
   (async () => {
     try {
       for await (const event of watcher) {
-        if (!event.paths.some((p) => p === absolute)) continue;
+        if (!event.paths.some(concerns)) continue;
         if (timer !== undefined) clearTimeout(timer);
         timer = setTimeout(reread, debounceMs);
       }
@@ -224,7 +242,9 @@ export interface NodeRoutingTransportOptions
   readonly createTransport?: TransportFactory;
   /** Options of the file watch (when `file` is the source used). */
   readonly watch?: WatchOptions;
-  /** Called after the router took a new list from the watched file. */
+  /** Options of the DNS watch (when the list is a `dns:` target, see `router/dns.ts`). */
+  readonly dns?: DnsWatchOptions;
+  /** Called after the router took a new list from the watched file or DNS. */
   readonly onInstancesChange?: (list: readonly string[]) => void;
 }
 
@@ -232,9 +252,15 @@ export interface NodeRoutingTransportOptions
  * A routing transport whose list comes from `instances`, else `file`, else
  * `DATA_SERVICES`, with connect-node HTTP/2 transports. When the list comes
  * from a file, the file is watched and the router follows its changes
- * (see {@linkcode watchInstancesFile}); `close()` also stops the watch.
+ * (see {@linkcode watchInstancesFile}). When the list is one `dns:` or
+ * `dns+srv:` target (e.g. `DATA_SERVICES=dns:///data-services.default.svc:50051`),
+ * the name is resolved now and every `dns.intervalMs`, and the router follows
+ * the sorted answer (see `router/dns.ts`); if the first resolution fails the
+ * router starts empty (calls fail with UNAVAILABLE) and `dns.onError` hears why.
+ * `close()` also stops the watch.
  *
- * @throws {TypeError} if no source yields an instance.
+ * @throws {TypeError} if no source yields an instance, or a `dns:` target is
+ *   listed with other entries.
  *
  * @example
  * ```ts
@@ -248,27 +274,50 @@ export async function createNodeRoutingTransport(
 ): Promise<RoutingTransport> {
   const explicit = options.instances !== undefined &&
     (await resolveInstances({ instances: options.instances, env: false })).length > 0;
-  const list = await resolveInstances(options);
-  if (list.length === 0) {
+  const sourced = await resolveInstances(options);
+  if (sourced.length === 0) {
     throw new TypeError(
       `No data-service instances: pass a list, a file, or set ${options.env || DATA_SERVICES_ENV}`,
     );
+  }
+  const dnsEntry = sourced.find(isDnsTarget);
+  if (dnsEntry !== undefined && sourced.length > 1) {
+    throw new TypeError(
+      `A DNS target must be the only entry of the list, got ${sourced.join(",")}`,
+    );
+  }
+  const dnsTarget = dnsEntry === undefined ? undefined : parseDnsTarget(dnsEntry);
+  let list = sourced;
+  if (dnsTarget !== undefined) {
+    try {
+      list = await resolveDnsTarget(dnsTarget, { resolver: options.dns?.resolver });
+    } catch (error) {
+      options.dns?.onError?.(error);
+      list = [];
+    }
   }
   const router = createRoutingTransport({
     ...options,
     instances: list as InstanceInit[],
     createTransport: options.createTransport ?? createNodeTransportFactory(options),
   });
-  if (explicit || options.file === undefined) return router;
-  const watch = watchInstancesFile(options.file, list, (next) => {
+  const follow = (onError?: (error: unknown) => void) => (next: string[]) => {
     try {
       router.setInstances(next);
     } catch (error) {
-      options.watch?.onError?.(error);
+      onError?.(error);
       return;
     }
     options.onInstancesChange?.(next);
-  }, options.watch);
+  };
+  let watch: { close(): void };
+  if (dnsTarget !== undefined) {
+    watch = watchDnsTarget(dnsTarget, list, follow(options.dns?.onError), options.dns);
+  } else if (!explicit && options.file !== undefined) {
+    watch = watchInstancesFile(options.file, list, follow(options.watch?.onError), options.watch);
+  } else {
+    return router;
+  }
   const close = router.close.bind(router);
   return Object.assign(router, {
     close: async () => {

@@ -8,7 +8,10 @@ import { createClient } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { route, routeLive } from "./jump.ts";
-import { FakeInstance } from "./_fake.ts";
+// @ts-types="npm:@types/sinonjs__fake-timers@15.0.1"
+import FakeTimers from "@sinonjs/fake-timers";
+import { fakeCluster, FakeInstance } from "./_fake.ts";
+import type { DnsResolver } from "./dns.ts";
 import {
   createNodeRoutingTransport,
   createNodeTransportFactory,
@@ -99,6 +102,77 @@ Deno.test({
         assert.deepEqual(lists.at(-1), ["a:1", "b:1", "c:1", "d:1"]);
       } finally {
         watch.close();
+        watch.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** `promise`, or a rejection naming `what` after `ms` (a real timer: no test waits forever). */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Writes `content` as a new version of a Kubernetes ConfigMap volume in `dir`,
+ * the way the kubelet's AtomicWriter does: a new `..<timestamp>` directory, a
+ * `..data_tmp` symlink to it renamed over `..data`, then the old version
+ * removed. The user-visible `instances` is a symlink to `..data/instances`.
+ */
+async function writeConfigMapVersion(dir: string, version: number, content: string) {
+  const data = `..2026_12_01_00_00_0${version}.${1000 + version}`;
+  await Deno.mkdir(`${dir}/${data}`);
+  await Deno.writeTextFile(`${dir}/${data}/instances`, content);
+  let old: string | undefined;
+  try {
+    old = await Deno.readLink(`${dir}/..data`);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  await Deno.symlink(data, `${dir}/..data_tmp`);
+  await Deno.rename(`${dir}/..data_tmp`, `${dir}/..data`);
+  if (old === undefined) await Deno.symlink("..data/instances", `${dir}/instances`);
+  else await Deno.remove(`${dir}/${old}`, { recursive: true });
+}
+
+Deno.test({
+  name: "watchInstancesFile follows a Kubernetes ConfigMap update (..data symlink swap)",
+  ignore: !canFs,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      await writeConfigMapVersion(dir, 1, "ds-0:50051\nds-1:50051\n");
+      const file = `${dir}/instances`;
+      assert.deepEqual(await readInstancesFile(file), ["ds-0:50051", "ds-1:50051"]);
+      const lists: string[][] = [];
+      let changed = Promise.withResolvers<void>();
+      const errors: unknown[] = [];
+      const watch = watchInstancesFile(file, ["ds-0:50051", "ds-1:50051"], (list) => {
+        lists.push(list);
+        changed.resolve();
+      }, { debounceMs: 20, onError: (e) => errors.push(e) });
+      try {
+        await writeConfigMapVersion(dir, 2, "ds-0:50051\nds-1:50051\nds-2:50051\n");
+        await within(changed.promise, 5000, "the watch to see ..data swapped to version 2");
+        assert.deepEqual(lists, [["ds-0:50051", "ds-1:50051", "ds-2:50051"]]);
+        // The file path itself never changed: it is still the same symlink.
+        assert.equal(await Deno.readLink(file), "..data/instances");
+        changed = Promise.withResolvers<void>();
+        await writeConfigMapVersion(dir, 3, "ds-0:50051\n");
+        await within(changed.promise, 5000, "the watch to see ..data swapped to version 3");
+        assert.deepEqual(lists.at(-1), ["ds-0:50051"]);
+        assert.deepEqual(errors, []);
+      } finally {
         watch.close();
       }
     } finally {
@@ -211,5 +285,86 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
     await assert.rejects(createNodeRoutingTransport({ env: false }), TypeError);
+  },
+});
+
+Deno.test({
+  name: "createNodeRoutingTransport follows a dns: target (stub resolver, fake timers)",
+  ignore: !canEnv,
+  async fn() {
+    const cluster = fakeCluster(0);
+    for (const ip of ["10.0.0.1", "10.0.0.2", "10.0.0.10"]) cluster.add(`${ip}:50051`);
+    let records: string[] | Error = ["10.0.0.2", "10.0.0.10"];
+    const resolver = ((name: string, type: string) => {
+      if (name !== "data-services.default.svc") throw new Error(`unexpected name ${name}`);
+      if (type === "AAAA") return Promise.reject(new Deno.errors.NotFound("no AAAA"));
+      return records instanceof Error ? Promise.reject(records) : Promise.resolve(records);
+    }) as DnsResolver;
+    const env = "ROUTER_TEST_DNS_DATA_SERVICES";
+    Deno.env.set(env, "dns:///data-services.default.svc:50051");
+    const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
+    const errors: unknown[] = [];
+    const changes: (readonly string[])[] = [];
+    try {
+      // From the environment variable, as the gateway in Kubernetes gets it.
+      const router = await createNodeRoutingTransport({
+        env,
+        createTransport: cluster.factory,
+        probeIntervalMs: 0,
+        dns: { resolver, intervalMs: 1000, onError: (e) => errors.push(e) },
+        onInstancesChange: (list) => changes.push(list),
+      });
+      try {
+        assert.deepEqual(router.instances.map((i) => i.id), ["10.0.0.2:50051", "10.0.0.10:50051"]);
+        const client = createClient(MessagesService, router);
+        const owner = (c: bigint, ids: string[]) => ids[route(c, ids.length)];
+        const res = await client.getMessages({ channelId: 5n });
+        assert.equal(res.messages[0].content, owner(5n, ["10.0.0.2:50051", "10.0.0.10:50051"]));
+
+        records = ["10.0.0.10", "10.0.0.1", "10.0.0.2"]; // a pod came up, sorts first
+        await clock.tickAsync(1000);
+        const three = ["10.0.0.1:50051", "10.0.0.2:50051", "10.0.0.10:50051"];
+        assert.deepEqual(changes, [three]);
+        assert.deepEqual(router.instances.map((i) => i.id), three);
+        for (let c = 1n; c <= 12n; c++) {
+          const r = await client.getMessages({ channelId: c });
+          assert.equal(r.messages[0].content, owner(c, three));
+        }
+
+        records = new Error("SERVFAIL"); // keeps the list
+        await clock.tickAsync(1000);
+        assert.equal(changes.length, 1);
+        assert.match(String(errors.at(-1)), /SERVFAIL/);
+      } finally {
+        await router.close();
+      }
+      const after = clock.countTimers();
+      assert.equal(after, 0, "close stops the DNS timer");
+
+      // Nothing resolves at start: the router starts empty and fills in later.
+      records = [];
+      const late = await createNodeRoutingTransport({
+        instances: "dns:///data-services.default.svc:50051",
+        createTransport: cluster.factory,
+        probeIntervalMs: 0,
+        dns: { resolver, intervalMs: 1000, onError: (e) => errors.push(e) },
+      });
+      try {
+        assert.equal(late.instances.length, 0);
+        assert.ok(errors.at(-1) instanceof Deno.errors.NotFound);
+        records = ["10.0.0.1"];
+        await clock.tickAsync(1000);
+        assert.deepEqual(late.instances.map((i) => i.id), ["10.0.0.1:50051"]);
+      } finally {
+        await late.close();
+      }
+      await assert.rejects(
+        createNodeRoutingTransport({ instances: "dns:///x:1, 10.0.0.1:1", env: false }),
+        /DNS target must be the only entry/,
+      );
+    } finally {
+      clock.uninstall();
+      Deno.env.delete(env);
+    }
   },
 });
