@@ -2,14 +2,18 @@
  * Server-side helpers for the router (Deno, and Node where noted): instance
  * lists from flags, the `DATA_SERVICES` environment variable, a file that is
  * re-read when it changes or a DNS name that is re-resolved (`router/dns.ts`),
- * and transports over HTTP/2 from connect-node.
+ * and transports from connect-node (HTTP/2, or HTTP/1.1 for Connect and
+ * gRPC-web).
  *
  * Browsers use `router/mod.ts` only, with a connect-web transport factory.
  *
  * @module
  */
 
+import * as http from "node:http";
+import * as https from "node:https";
 import {
+  type ConnectTransportOptions,
   createConnectTransport,
   createGrpcTransport,
   createGrpcWebTransport,
@@ -175,11 +179,31 @@ export async function resolveInstances(sources: InstanceSources): Promise<string
 }
 
 /** Options of {@linkcode createNodeTransportFactory}. */
-export interface NodeTransportFactoryOptions extends Http2SessionOptions {
-  /** Wire protocol (default `"grpc"`). All run over HTTP/2 (h2c for `http://`). */
+export interface NodeTransportFactoryOptions extends
+  Http2SessionOptions,
+  Pick<
+    ConnectTransportOptions,
+    | "sendCompression"
+    | "acceptCompression"
+    | "compressMinBytes"
+    | "readMaxBytes"
+    | "writeMaxBytes"
+    | "jsonOptions"
+    | "binaryOptions"
+  > {
+  /** Wire protocol (default `"grpc"`). */
   readonly protocol?: "grpc" | "connect" | "grpc-web";
+  /**
+   * HTTP version (default `"2"`: one HTTP/2 connection per instance, h2c for
+   * `http://`). `"1.1"`: a keep-alive connection pool per instance (Connect
+   * and gRPC-web only; gRPC needs HTTP/2); the HTTP/2 session options do not
+   * apply.
+   */
+  readonly httpVersion?: "2" | "1.1";
   /** Binary protobuf (default true); false sends JSON (Connect and gRPC-web only). */
   readonly useBinaryFormat?: boolean;
+  /** Connect only: send side-effect-free methods as HTTP GET (default false). */
+  readonly useHttpGet?: boolean;
   /** Interceptors applied to every call on every instance. */
   readonly interceptors?: Interceptor[];
   /** Default deadline of calls that set none. */
@@ -187,9 +211,12 @@ export interface NodeTransportFactoryOptions extends Http2SessionOptions {
 }
 
 /**
- * A {@linkcode TransportFactory} for connect-node over HTTP/2: one
- * `Http2SessionManager` (one connection) per instance, aborted when the
- * router closes the transport. Works in Deno and Node.
+ * A {@linkcode TransportFactory} for connect-node: per instance, one HTTP/2
+ * connection (an `Http2SessionManager`) or, with `httpVersion: "1.1"`, one
+ * keep-alive `http.Agent`; either is closed when the router closes the
+ * transport. Works in Deno and Node.
+ *
+ * @throws {TypeError} for gRPC over HTTP/1.1.
  *
  * @example
  * ```ts
@@ -202,32 +229,53 @@ export interface NodeTransportFactoryOptions extends Http2SessionOptions {
 export function createNodeTransportFactory(
   options: NodeTransportFactoryOptions = {},
 ): TransportFactory {
-  const { protocol = "grpc", useBinaryFormat = true, interceptors, defaultTimeoutMs } = options;
+  const { protocol = "grpc", httpVersion = "2", useBinaryFormat = true } = options;
+  if (protocol === "grpc" && httpVersion !== "2") {
+    throw new TypeError('gRPC needs HTTP/2: use httpVersion "2" or another protocol');
+  }
   const session: Http2SessionOptions = {
     pingIntervalMs: options.pingIntervalMs,
     pingIdleConnection: options.pingIdleConnection,
     pingTimeoutMs: options.pingTimeoutMs,
     idleConnectionTimeoutMs: options.idleConnectionTimeoutMs,
   };
+  const common = {
+    useBinaryFormat,
+    interceptors: options.interceptors,
+    defaultTimeoutMs: options.defaultTimeoutMs,
+    sendCompression: options.sendCompression,
+    acceptCompression: options.acceptCompression,
+    compressMinBytes: options.compressMinBytes,
+    readMaxBytes: options.readMaxBytes,
+    writeMaxBytes: options.writeMaxBytes,
+    jsonOptions: options.jsonOptions,
+    binaryOptions: options.binaryOptions,
+  };
   return (instance) => {
-    const sessionManager = new Http2SessionManager(instance.baseUrl, session);
-    const common = {
-      baseUrl: instance.baseUrl,
-      httpVersion: "2" as const,
-      sessionManager,
-      useBinaryFormat,
-      interceptors,
-      defaultTimeoutMs,
-    };
+    let http1: { httpVersion: "1.1"; nodeOptions: { agent: http.Agent } } | undefined;
+    let http2: { httpVersion: "2"; sessionManager: Http2SessionManager } | undefined;
+    if (httpVersion === "1.1") {
+      const Agent = instance.baseUrl.startsWith("https:") ? https.Agent : http.Agent;
+      http1 = { httpVersion: "1.1", nodeOptions: { agent: new Agent({ keepAlive: true }) } };
+    } else {
+      http2 = {
+        httpVersion: "2",
+        sessionManager: new Http2SessionManager(instance.baseUrl, session),
+      };
+    }
+    const base = { ...common, baseUrl: instance.baseUrl };
     const transport = protocol === "connect"
-      ? createConnectTransport(common)
+      ? createConnectTransport({ ...base, ...(http1 ?? http2!), useHttpGet: options.useHttpGet })
       : protocol === "grpc-web"
-      ? createGrpcWebTransport(common)
-      : createGrpcTransport(common);
+      ? createGrpcWebTransport({ ...base, ...(http1 ?? http2!) })
+      : createGrpcTransport({ ...base, ...http2! });
     return {
       unary: transport.unary.bind(transport),
       stream: transport.stream.bind(transport),
-      close: () => sessionManager.abort(),
+      close: () => {
+        http2?.sessionManager.abort();
+        http1?.nodeOptions.agent.destroy();
+      },
     };
   };
 }
@@ -250,7 +298,7 @@ export interface NodeRoutingTransportOptions
 
 /**
  * A routing transport whose list comes from `instances`, else `file`, else
- * `DATA_SERVICES`, with connect-node HTTP/2 transports. When the list comes
+ * `DATA_SERVICES`, with connect-node transports ({@linkcode createNodeTransportFactory}). When the list comes
  * from a file, the file is watched and the router follows its changes
  * (see {@linkcode watchInstancesFile}). When the list is one `dns:` or
  * `dns+srv:` target (e.g. `DATA_SERVICES=dns:///data-services.default.svc:50051`),

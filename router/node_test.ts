@@ -2,10 +2,11 @@
 // --allow-write and --allow-net (`deno test -A router/`); without them the
 // tests that need a permission are skipped, not failed.
 import assert from "node:assert/strict";
+import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createClient } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { route, routeLive } from "./jump.ts";
 // @ts-types="npm:@types/sinonjs__fake-timers@15.0.1"
@@ -248,6 +249,57 @@ for (const protocol of ["grpc", "connect", "grpc-web"] as const) {
     },
   });
 }
+
+for (const protocol of ["connect", "grpc-web"] as const) {
+  Deno.test({
+    name: `connect-node ${protocol} over HTTP/1.1: keep-alive connection per instance, gzip, close`,
+    ignore: !canNet,
+    async fn() {
+      const fake = new FakeInstance("A");
+      const adapter = connectNodeAdapter({ routes: fake.routes });
+      const seen: { version: string; encoding: string }[] = [];
+      const server = http.createServer((req, res) => {
+        // Connect unary: content-encoding; gRPC-web: grpc-encoding.
+        const encoding = req.headers["content-encoding"] ?? req.headers["grpc-encoding"];
+        seen.push({ version: req.httpVersion, encoding: String(encoding ?? "") });
+        adapter(req, res);
+      });
+      let connections = 0;
+      server.on("connection", () => connections++);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const router = createRoutingTransport({
+        instances: [address],
+        createTransport: createNodeTransportFactory({
+          protocol,
+          httpVersion: "1.1",
+          sendCompression: compressionGzip,
+          compressMinBytes: 0,
+        }),
+        probeIntervalMs: 0,
+      });
+      try {
+        const client = createClient(MessagesService, router);
+        for (let channelId = 1n; channelId <= 3n; channelId++) {
+          assert.equal((await client.getMessages({ channelId })).messages[0].content, "A");
+        }
+        assert.deepEqual(seen, Array(3).fill({ version: "1.1", encoding: "gzip" }));
+        assert.equal(connections, 1, "sequential calls reuse one keep-alive connection");
+      } finally {
+        await router.close();
+        // The agent was destroyed with the transport: its idle connection is gone.
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    },
+  });
+}
+
+Deno.test("createNodeTransportFactory refuses gRPC over HTTP/1.1", () => {
+  assert.throws(
+    () => createNodeTransportFactory({ protocol: "grpc", httpVersion: "1.1" }),
+    TypeError,
+  );
+});
 
 Deno.test({
   name: "createNodeRoutingTransport follows its membership file",

@@ -81,6 +81,15 @@ export interface OnePortLimits {
   maxConcurrentStreams?: number;
   /** Most simultaneous TCP connections; further ones are dropped. Default: no limit. */
   maxConnections?: number;
+  /**
+   * HTTP/1.x: request body bytes still unread when the response has been
+   * sent (an early answer, e.g. RESOURCE_EXHAUSTED for an oversized message)
+   * are read and dropped, up to this many, so the keep-alive connection can
+   * carry the next request; past it the connection is closed after the
+   * response. Default 256 KiB (as Go's net/http). HTTP/2 needs no such
+   * bound: the stream is reset with NO_ERROR instead.
+   */
+  drainBytes?: number;
 }
 
 /** Options of {@link serveOnePort}. */
@@ -214,6 +223,7 @@ const DEFAULTS: Required<OnePortLimits> = {
   http2IdleTimeoutMs: 300_000,
   maxConcurrentStreams: 256,
   maxConnections: 0,
+  drainBytes: 256 * 1024,
 };
 
 /** Per HTTP/1.x connection: requests not yet finished. */
@@ -313,6 +323,7 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
     inFlight++;
     const state = h1Sockets.get(req.socket);
     if (state) state.active++;
+    if (state) drainWhenAnswered(req as http.IncomingMessage, res, limits.drainBytes);
     let done = false;
     res.once("close", () => {
       if (done) return;
@@ -363,6 +374,7 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
       const session = stream.session;
       inFlight++;
       if (session) streamsInFlight.set(session, (streamsInFlight.get(session) ?? 0) + 1);
+      resetWhenAnswered(stream);
       stream.once("close", () => {
         inFlight--;
         if (!session) return;
@@ -638,6 +650,83 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
         close,
         [Symbol.asyncDispose]: () => close(),
       });
+    });
+  });
+}
+
+/** How long a connection closed after an answer lingers, for the client to read the answer. */
+const CLOSE_LINGER_MS = 1000;
+
+/**
+ * HTTP/1.x: once the response is sent, reads and drops what the handler left
+ * unread of the request body, so the next request on the keep-alive
+ * connection can be parsed: at most `maxBytes` (then the connection is
+ * closed) unless the handler destroyed the request (connect-node does when a
+ * streaming call fails before the client finished sending), whose rest is
+ * then dropped by the parser, bounded only by the request timeout.
+ *
+ * Node's server does the equivalent itself (`req._dump()` when the response
+ * finishes; a destroyed incomplete request destroys its socket), but Deno
+ * 2.9's `node:http` does neither here: `parserOnBody` marks any request that
+ * received body bytes as `_consuming`, which skips the dump, and the request
+ * has already let go of its socket when connect-node destroys it. A handler
+ * that answers early — connect-node refusing a message over `readMaxBytes`,
+ * which it sees in the length before reading it — thus left the body
+ * unread, the socket paused behind it, and the keep-alive connection dead:
+ * the client's next request on it was never parsed (a hang, then a reset).
+ */
+function drainWhenAnswered(req: http.IncomingMessage, res: NodeResponse, maxBytes: number) {
+  const socket = req.socket;
+  res.once("finish", () => {
+    if (req.complete) return;
+    if (req.destroyed) {
+      // The parser drops the body of a dumped request instead of pausing the
+      // socket behind it; resume the socket it paused.
+      (req as { _dump?: () => void })._dump?.();
+      socket.resume();
+      return;
+    }
+    let dropped = 0;
+    req.on("data", (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > maxBytes && !socket.writableEnded) closeAfterAnswer(socket);
+    });
+    req.resume();
+  });
+}
+
+/**
+ * Ends a connection whose last response was sent: FIN now, destroyed after
+ * {@linkcode CLOSE_LINGER_MS} (a close with unread input resets the
+ * connection, which can lose the answer before the client reads it).
+ */
+function closeAfterAnswer(socket: net.Socket) {
+  if (socket.destroyed) return;
+  socket.end();
+  const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
+  socket.once("close", () => clearTimeout(linger));
+}
+
+/**
+ * HTTP/2: once the response (trailers included) is out while the client is
+ * still sending, resets the stream with NO_ERROR, as RFC 9113 §8.1 allows
+ * and gRPC servers do: the client stops sending and its call ends with the
+ * answer it got.
+ *
+ * Without it (Node and Deno's `node:http2` only do this for streams nobody
+ * read from), a client whose request is blocked on flow control — say the
+ * rest of a client-stream message over `readMaxBytes`, which connect-node
+ * refuses from its length without reading it — waits forever, and the
+ * stream stays open on the server. The reset waits one macrotask after the
+ * stream's "finish": Deno submits the trailers in a `setImmediate`, and a
+ * reset before them would reach the client first.
+ */
+function resetWhenAnswered(stream: http2.ServerHttp2Stream) {
+  stream.once("finish", () => {
+    if (stream.state.remoteClose === 1) return; // the usual case: the client is done sending
+    setImmediate(() => {
+      if (stream.closed || stream.destroyed || stream.state.remoteClose === 1) return;
+      stream.close(http2.constants.NGHTTP2_NO_ERROR);
     });
   });
 }

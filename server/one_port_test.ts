@@ -17,6 +17,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
 } from "../gen/grpc/health/v1/health_pb.ts";
+import { ConformanceService } from "../gen/connectrpc/conformance/v1/service_pb.ts";
 import {
   type NodeHandler,
   type OnePortServer,
@@ -698,4 +699,153 @@ Deno.test("TLS: HTTP/2 and HTTP/1.1 by ALPN on one port", async (t) => {
     await server.close();
   }
   assert.equal(server.stats().open, 0);
+});
+
+/**
+ * A server whose ConformanceService (a generic test service) accepts
+ * messages up to 1 KiB: larger ones are refused early, from their length.
+ */
+async function startLimited(limits?: OnePortServerOptions["limits"]): Promise<OnePortServer> {
+  const routes = (router: ConnectRouter) =>
+    router.service(ConformanceService, {
+      unary: () => ({}),
+      async clientStream(requests) {
+        for await (const _ of requests) { /* read all */ }
+        return {};
+      },
+    });
+  return await serveOnePort({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: connectNodeAdapter({ routes, readMaxBytes: 1024 }),
+    limits,
+  });
+}
+
+/** Resolves with the first `n` HTTP/1.1 status lines read from `conn`; rejects after `ms`. */
+async function statusLines(conn: Deno.Conn, n: number, ms: number): Promise<string[]> {
+  const lines: string[] = [];
+  const buf = new Uint8Array(64 * 1024);
+  const decoder = new TextDecoder("latin1");
+  let timedOut = false;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, ms);
+  try {
+    while (lines.length < n) {
+      const read = await conn.read(buf).catch(() => null);
+      if (read === null) {
+        const end = timedOut ? `nothing more within ${ms} ms` : "the server closed";
+        throw new Error(`got ${JSON.stringify(lines)}, then ${end}`);
+      }
+      lines.push(...decoder.decode(buf.subarray(0, read)).match(/HTTP\/1\.1 \d+ [^\r]*/g) ?? []);
+    }
+    return lines;
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+const UNARY = "/connectrpc.conformance.v1.ConformanceService/Unary";
+const CLIENT_STREAM = "/connectrpc.conformance.v1.ConformanceService/ClientStream";
+const OVERSIZED = 200 * 1024;
+
+for (const kind of ["unary, Content-Length", "client stream, chunked"] as const) {
+  Deno.test(`HTTP/1.1: an early answer to an oversized request (${kind}) keeps the connection usable`, async () => {
+    const server = await startLimited();
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    try {
+      const answers = statusLines(conn, 2, 5000);
+      const enc = new TextEncoder();
+      if (kind === "unary, Content-Length") {
+        // Connect unary: refused from Content-Length, the body never read.
+        await conn.write(enc.encode(
+          `POST ${UNARY} HTTP/1.1\r\nHost: t\r\nContent-Type: application/proto\r\n` +
+            `Content-Length: ${OVERSIZED}\r\n\r\n`,
+        ));
+        await conn.write(new Uint8Array(OVERSIZED));
+      } else {
+        // gRPC-web client stream: refused from the envelope length, after
+        // connect-node started reading (it then destroys the request).
+        const chunk = (data: Uint8Array) =>
+          concat([enc.encode(`${data.length.toString(16)}\r\n`), data, enc.encode("\r\n")]);
+        await conn.write(enc.encode(
+          `POST ${CLIENT_STREAM} HTTP/1.1\r\nHost: t\r\nContent-Type: application/grpc-web+proto\r\n` +
+            `Transfer-Encoding: chunked\r\n\r\n`,
+        ));
+        const prefix = new Uint8Array(5);
+        new DataView(prefix.buffer).setUint32(1, OVERSIZED);
+        await conn.write(chunk(prefix));
+        for (let sent = 0; sent < OVERSIZED; sent += 16 * 1024) {
+          await conn.write(chunk(new Uint8Array(16 * 1024)));
+        }
+        await conn.write(enc.encode("0\r\n\r\n"));
+      }
+      // The next request on the same connection: an empty Connect unary call.
+      await conn.write(enc.encode(
+        `POST ${UNARY} HTTP/1.1\r\nHost: t\r\nContent-Type: application/proto\r\nContent-Length: 0\r\n\r\n`,
+      ));
+      const [first, second] = await answers;
+      assert.match(first, kind === "unary, Content-Length" ? / 429 / : / 200 /);
+      assert.equal(second, "HTTP/1.1 200 OK");
+    } finally {
+      conn.close();
+      await server.close({ graceMs: 100 });
+    }
+  });
+}
+
+Deno.test("HTTP/1.1: past drainBytes of unread body, the connection closes after the answer", async () => {
+  const server = await startLimited({ drainBytes: 4096 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    const answers = statusLines(conn, 2, 5000);
+    await conn.write(new TextEncoder().encode(
+      `POST ${UNARY} HTTP/1.1\r\nHost: t\r\nContent-Type: application/proto\r\n` +
+        `Content-Length: ${OVERSIZED}\r\n\r\n`,
+    ));
+    await conn.write(new Uint8Array(OVERSIZED)).catch(() => {});
+    await assert.rejects(
+      answers,
+      /got \["HTTP\/1\.1 429 Too Many Requests"\], then the server closed/,
+    );
+  } finally {
+    conn.close();
+    await server.close({ graceMs: 100 });
+  }
+});
+
+Deno.test("HTTP/2: an early answer to a request still being sent ends the stream (RST_STREAM NO_ERROR)", async () => {
+  const server = await startLimited();
+  const session = http2.connect(server.url);
+  try {
+    // gRPC client stream whose first message is over the limit; the client
+    // sends 60 KB of it (about the flow-control window) and waits.
+    const stream = session.request({
+      ":method": "POST",
+      ":path": CLIENT_STREAM,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const trailers = new Promise<http2.IncomingHttpHeaders>((r) => stream.once("trailers", r));
+    const closed = new Promise<number>((r) => stream.once("close", () => r(stream.rstCode ?? -1)));
+    stream.on("error", () => {});
+    stream.resume();
+    const prefix = new Uint8Array(5);
+    new DataView(prefix.buffer).setUint32(1, OVERSIZED);
+    stream.write(prefix);
+    stream.write(new Uint8Array(60_000));
+    const timeout = new Promise<never>((_, reject) => {
+      const t = setTimeout(() => reject(new Error("stream not ended within 5 s")), 5000);
+      closed.finally(() => clearTimeout(t));
+    });
+    const code = await Promise.race([closed, timeout]);
+    assert.equal((await trailers)["grpc-status"], String(Code.ResourceExhausted));
+    assert.equal(code, http2.constants.NGHTTP2_NO_ERROR);
+    assert.equal(server.stats().inFlight, 0);
+  } finally {
+    session.destroy();
+    await server.close({ graceMs: 100 });
+  }
 });
