@@ -18,7 +18,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { SERVER_STACKS } from "./stacks.ts";
+import { SERVER_STACKS, stackServes } from "./stacks.ts";
 import { CLIENT_STACKS } from "./transports.ts";
 import { findRunner } from "./tools.ts";
 import { CONFORMANCE_VERSION } from "./version.ts";
@@ -328,7 +328,8 @@ const USAGE = `deno task conformance [options]
                               only; the client runs cleartext either way)
   --only LIST                 combinations, e.g. connect/2,grpc-web/1.1 (default all:
                               ${COMBINATIONS.map(label).join(", ")})
-  --stack NAME                server stack (${Object.keys(SERVER_STACKS).join(", ")})
+  --stack LIST                server stacks, comma-separated (default main,fast; known:
+                              ${Object.keys(SERVER_STACKS).join(", ")})
   --transport NAME            client transport (${Object.keys(CLIENT_STACKS).join(", ")})
   --run PATTERN               only test cases matching PATTERN (repeatable; the runner's syntax)
   --watchdog SECONDS          kill an invocation after this long (default 240)
@@ -342,7 +343,7 @@ async function main(argv: string[]): Promise<number> {
       mode: { type: "string", default: "both" },
       full: { type: "boolean", default: false },
       only: { type: "string", multiple: true },
-      stack: { type: "string", default: Object.keys(SERVER_STACKS)[0] },
+      stack: { type: "string", default: "main,fast" },
       transport: { type: "string", default: Object.keys(CLIENT_STACKS)[0] },
       run: { type: "string", multiple: true },
       watchdog: { type: "string", default: "240" },
@@ -371,7 +372,8 @@ async function main(argv: string[]): Promise<number> {
   const combinations = only.length
     ? COMBINATIONS.filter((c) => only.includes(label(c)))
     : COMBINATIONS;
-  if (!(values.stack! in SERVER_STACKS)) throw new Error(`unknown --stack ${values.stack}`);
+  const stacks = values.stack!.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const s of stacks) if (!(s in SERVER_STACKS)) throw new Error(`unknown --stack ${s}`);
   if (!(values.transport! in CLIENT_STACKS)) {
     throw new Error(`unknown --transport ${values.transport}`);
   }
@@ -384,24 +386,35 @@ async function main(argv: string[]): Promise<number> {
   const outcomes: Outcome[] = [];
   console.log(
     `connectconformance ${CONFORMANCE_VERSION}, ${values.full ? "full" : "reduced"} suite, ` +
-      `server stack "${values.stack}", client transport "${values.transport}"`,
+      `server stacks ${stacks.join(", ")}, client transport "${values.transport}"`,
   );
   try {
+    type Run = { mode: Mode; c: Combination; stack: string };
+    const runs: Run[] = [];
     for (const mode of modes) {
-      for (const c of combinations) {
+      for (const stack of mode === "client" ? [stacks[0]] : stacks) {
+        for (const c of combinations) {
+          if (mode === "client" || stackServes(stack, c.protocol)) runs.push({ mode, c, stack });
+        }
+      }
+    }
+    for (const { mode, c, stack } of runs) {
+      {
         const o = await invoke(runner, mode, c, {
           tls: values.full!,
           run: values.run ?? [],
-          stack: values.stack!,
+          stack,
           transport: values.transport!,
           watchdogSeconds,
           verbose: values.verbose!,
           dir,
         });
-        outcomes.push(o);
+        outcomes.push(mode === "server" ? { ...o, combination: `${stack} ${o.combination}` } : o);
         const status = o.wedged ? "WEDGED" : o.failed > 0 ? "FAIL" : "ok";
         console.log(
-          `${mode} ${label(c)}: ${o.passed} passed, ${o.failed} failed, ${o.expected} known ` +
+          `${mode} ${mode === "server" ? `${stack} ` : ""}${
+            label(c)
+          }: ${o.passed} passed, ${o.failed} failed, ${o.expected} known ` +
             `(${o.seconds.toFixed(1)} s) ${status}`,
         );
         if ((o.failed > 0 || o.wedged) && !values.verbose) {

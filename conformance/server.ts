@@ -23,14 +23,13 @@ import {
 } from "../gen/connectrpc/conformance/v1/server_compat_pb.ts";
 import { ConformanceService } from "../gen/connectrpc/conformance/v1/service_pb.ts";
 import { frame, readFrames } from "./framing.ts";
-import { CONFORMANCE_JSON_REGISTRY, conformanceRoutes } from "./service.ts";
+import { CONFORMANCE_JSON_REGISTRY, conformanceService } from "./service.ts";
 import { SERVER_STACKS, type ServiceUnderTest } from "./stacks.ts";
 
 /** The service the suite calls. */
 export const CONFORMANCE_SERVICE: ServiceUnderTest = {
-  routes: conformanceRoutes,
+  services: [{ service: ConformanceService, impl: conformanceService() }],
   registry: CONFORMANCE_JSON_REGISTRY,
-  services: [ConformanceService.typeName],
 };
 
 async function main(args: string[]): Promise<void> {

@@ -8,24 +8,20 @@
  *
  * @module
  */
-import type { ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "@bufbuild/protobuf";
 import { parseConfig } from "../server/config.ts";
-import { withCors } from "../server/cors.ts";
-import { observe } from "../server/interceptors.ts";
+import { plainRoutes } from "../server/http_routes.ts";
 import { createLogger } from "../server/log.ts";
 import { ServiceMetrics } from "../server/metrics.ts";
-import { serveOnePort } from "../server/one_port.ts";
+import { createObserver } from "../server/observe.ts";
+import { type Registration, serve, type Serving } from "../server/serving.ts";
 
 /** What a stack serves. */
 export interface ServiceUnderTest {
-  /** Registers the services on a Connect router. */
-  readonly routes: (router: ConnectRouter) => void;
+  /** The services and their implementations. */
+  readonly services: readonly Registration[];
   /** Types packed in `google.protobuf.Any` fields, for the JSON codec. */
   readonly registry: Registry;
-  /** Fully-qualified names of the services, e.g. for metrics labels. */
-  readonly services: readonly string[];
 }
 
 /** Settings from the runner's `ServerCompatRequest`. */
@@ -65,42 +61,57 @@ export function productReadMaxBytes(limit: number): number {
 }
 
 /**
- * The product's serving stack as `server/app.ts` builds it: connect-node's
- * adapter (with the product's metrics/tracing/logging interceptor and
- * `readMaxBytes`) behind the CORS wrapper, on `serveOnePort` (all
- * protocols and HTTP versions on one port, sniffed per connection).
+ * Serves `service` with the product's own serving function (`serve` from
+ * server/serving.ts, as `server/app.ts` does) and hands back one of its
+ * listeners.
  */
-export const serveOnePortStack: ServerStack = async (service, options) => {
-  const metrics = new ServiceMetrics(() => ({ flights: 0, waiters: 0 }));
-  // Failed calls are the point of many test cases: log only errors.
-  const log = createLogger({ service: "conformance" }, { level: "error" });
-  const shutdown = new AbortController();
-  const adapter = connectNodeAdapter({
-    routes: service.routes,
-    readMaxBytes: productReadMaxBytes(options.readMaxBytes),
-    jsonOptions: { registry: service.registry },
-    interceptors: [observe(metrics, log, {
-      services: new Set(service.services),
-      uncounted: new Set(),
-    })],
-    shutdownSignal: shutdown.signal,
-  });
-  const server = await serveOnePort({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler: withCors(["localhost"], adapter),
-    tls: options.tls,
-    shutdownController: shutdown,
-    limits: { maxConcurrentStreams: 4096 },
-  });
-  return {
-    host: "127.0.0.1",
-    port: server.port,
-    close: () => server.close({ graceMs: 1000 }),
+function productStack(listener: "main" | "fast", fastPath: boolean): ServerStack {
+  return async (service, options) => {
+    const metrics = new ServiceMetrics(() => ({ flights: 0, waiters: 0 }));
+    // Failed calls are the point of many test cases: log only errors.
+    const log = createLogger({ service: "conformance" }, { level: "error" });
+    const serving: Serving = await serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fastPort: listener === "fast" ? 0 : undefined,
+      services: service.services,
+      readMaxBytes: productReadMaxBytes(options.readMaxBytes),
+      fastPath,
+      observer: createObserver(metrics, log, { tracing: false }),
+      plain: plainRoutes({
+        health: () => ({}),
+        ready: () => ({ ok: true, reason: "" }),
+        metrics: () => metrics.exposition(),
+      }),
+      corsOrigins: ["localhost"],
+      jsonOptions: { registry: service.registry },
+      tls: options.tls,
+    });
+    return {
+      host: "127.0.0.1",
+      port: listener === "fast" ? serving.fastPort! : serving.port,
+      close: () => serving.close(1000),
+    };
   };
+}
+
+/**
+ * Stacks by name; the first is the default.
+ *
+ * - `main`: the instance's main port (node:http2 and node:http), with the
+ *   fast unary path in front of connect-node: what every client of port
+ *   50051 gets;
+ * - `fast`: the fast listener (Deno.serve), Connect and gRPC-web only;
+ * - `connect-node`: the main port with the fast path off (`--no-fast-path`):
+ *   the library path the fast path must behave like.
+ */
+export const SERVER_STACKS: Readonly<Record<string, ServerStack>> = {
+  main: productStack("main", true),
+  fast: productStack("fast", true),
+  "connect-node": productStack("main", false),
 };
 
-/** Stacks by name; the first is the default. */
-export const SERVER_STACKS: Readonly<Record<string, ServerStack>> = {
-  "one-port": serveOnePortStack,
-};
+/** Protocols a stack serves (the fast listener has no native gRPC: no trailers in Deno.serve). */
+export function stackServes(stack: string, protocol: string): boolean {
+  return stack !== "fast" || protocol !== "grpc";
+}

@@ -7,8 +7,7 @@
  *
  * @module
  */
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatMessagesService } from "../gen/messages/messages_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
@@ -16,18 +15,13 @@ import { applySchema } from "../db/schema.ts";
 import { CapacityError, Coalescer, FlightTimeoutError } from "./coalescer.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Cancellation } from "./cancellation.ts";
-import { withCors } from "./cors.ts";
 import { toConnectError } from "./errors.ts";
-import { createFastRequestHandler, createFastStreamHandler } from "./fast/node_handler.ts";
-import { ProcedureTable } from "./fast/procedures.ts";
-import { UnaryEngine } from "./fast/unary.ts";
-import { type FastListener, serveFastListener } from "./fast_listener.ts";
 import { healthService, probeStore, Readiness } from "./health.ts";
-import { nodeRoutes, plainRoutes } from "./http_routes.ts";
+import { plainRoutes } from "./http_routes.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ResettableWindow, ServiceMetrics } from "./metrics.ts";
-import { createObserver, observeInterceptor } from "./observe.ts";
-import { type NodeHandler, type OnePortServer, serveOnePort } from "./one_port.ts";
+import { createObserver } from "./observe.ts";
+import { type Registration, serve, type Serving } from "./serving.ts";
 import {
   type Coalesce,
   compatMessagesService,
@@ -138,36 +132,16 @@ export async function startDataService(
     inFlight,
     window: new ResettableWindow(),
   };
-  const ours = messagesService(serviceDeps);
-  const compat = compatMessagesService(serviceDeps);
-  const health = healthService(readiness, [...dataServices]);
-  const routes = (router: ConnectRouter) => {
-    router.service(MessagesService, ours);
-    router.service(CompatMessagesService, compat);
-    router.service(Health, health);
-  };
-  const procedures = new ProcedureTable()
-    .add(MessagesService, ours)
-    .add(CompatMessagesService, compat)
-    .add(Health, health);
-  const observer = createObserver(metrics, log);
-  const engine = new UnaryEngine({ readMaxBytes: config.readMaxBytes, observer });
-  let fastListener: FastListener | undefined;
+  const services: Registration[] = [
+    { service: MessagesService, impl: messagesService(serviceDeps) },
+    { service: CompatMessagesService, impl: compatMessagesService(serviceDeps) },
+    { service: Health, impl: healthService(readiness, [...dataServices]) },
+  ];
+  let serving: Serving | undefined;
   const plain = plainRoutes({
-    health: () => (fastListener ? { fastPort: fastListener.port } : {}),
+    health: () => (serving?.fastPort !== undefined ? { fastPort: serving.fastPort } : {}),
     ready: () => ({ ok: readiness.ready, reason: readiness.reason }),
     metrics: () => metrics.exposition(),
-  });
-  const shutdown = new AbortController();
-  const routerOptions = {
-    readMaxBytes: config.readMaxBytes,
-    interceptors: [observeInterceptor(observer)],
-    shutdownSignal: shutdown.signal,
-  };
-  const adapter = connectNodeAdapter({
-    ...routerOptions,
-    routes,
-    fallback: nodeRoutes(plain) as NodeHandler as never,
   });
 
   let schemaDone = !config.applySchema || !cassandra;
@@ -194,62 +168,47 @@ export async function startDataService(
     });
   });
 
-  let server: OnePortServer | undefined;
   try {
     // Inside the try: a missing certificate must not leave the probe loop and the store running.
     const tls = config.tls && {
       cert: await Deno.readTextFile(config.tls.certFile),
       key: await Deno.readTextFile(config.tls.keyFile),
     };
-    const fast = { engine, procedures };
-    server = await serveOnePort({
+    serving = await serve({
       hostname: config.host,
       port: config.port,
-      handler: withCors(config.corsOrigins, adapter),
-      fastStream: createFastStreamHandler(fast),
-      fastRequest: createFastRequestHandler(fast),
-      tls,
-      shutdownController: shutdown,
+      fastPort: config.fastPort,
+      services,
+      readMaxBytes: config.readMaxBytes,
       limits: { maxConcurrentStreams: config.http2MaxStreams },
-      onError: (err, where) => log.debug("client connection error", { where, error: err.message }),
+      observer: createObserver(metrics, log),
+      plain,
+      corsOrigins: config.corsOrigins,
+      tls,
+      onError: (err, where) =>
+        log.debug("client connection error", { where, error: (err as Error)?.message }),
     });
-    if (config.fastPort !== undefined) {
-      fastListener = await serveFastListener({
-        hostname: config.host,
-        port: config.fastPort,
-        engine,
-        procedures,
-        routes,
-        routerOptions,
-        plain,
-        corsOrigins: config.corsOrigins,
-        mainPort: server.port,
-        tls,
-        onError: (err) => log.debug("fast listener error", { error: String(err) }),
-      });
-    }
   } catch (err) {
     stopProbe();
-    await server?.close({ graceMs: 0 });
     await store.close().catch(() => {});
     throw err;
   }
+  const server = serving;
   serviceDeps.instance = `${new URL(server.url).host}#${config.workerId}`;
   log.info("listening", {
     url: server.url,
-    fastUrl: fastListener?.url,
+    fastUrl: server.fastUrl,
     protocols: ["grpc", "grpc-web", "connect"],
     coalesce: config.coalesce,
     workerId: config.workerId,
   });
 
   let closing: Promise<void> | undefined;
-  const main = server;
   return {
-    url: main.url,
-    port: main.port,
-    fastUrl: fastListener?.url,
-    fastPort: fastListener?.port,
+    url: server.url,
+    port: server.port,
+    fastUrl: server.fastUrl,
+    fastPort: server.fastPort,
     readiness,
     metrics,
     coalescer,
@@ -257,7 +216,7 @@ export async function startDataService(
       closing ??= (async () => {
         readiness.drain();
         stopProbe();
-        await Promise.all([main.close({ graceMs }), fastListener?.close(graceMs)]);
+        await server.close(graceMs);
         await store.close().catch((err) => log.warn("store close failed", { error: err }));
         log.info("stopped");
       })();

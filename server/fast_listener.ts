@@ -24,6 +24,7 @@ import {
   createConnectRouter,
 } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { fetchCors } from "./cors.ts";
 import { createFastFetchHandler, type FetchHandler } from "./fast/fetch_handler.ts";
 import type { ProcedureTable } from "./fast/procedures.ts";
@@ -63,7 +64,11 @@ export interface FastListener {
 
 /** Starts the listener; resolves once the port is bound. */
 export function serveFastListener(o: FastListenerOptions): Promise<FastListener> {
-  const router = createConnectRouter(o.routerOptions);
+  // connect-node's adapter accepts gzip and brotli by default; the fetch router must too.
+  const router = createConnectRouter({
+    acceptCompression: [compressionGzip, compressionBrotli],
+    ...o.routerOptions,
+  });
   o.routes(router);
   const rpc = new Map<string, FetchHandler>();
   for (const h of router.handlers) rpc.set(h.requestPath, createFetchHandler(h));

@@ -100,9 +100,10 @@ export class FastContext<R = unknown> implements HandlerContext {
     return this.#controller.signal;
   }
 
+  /** Whole milliseconds left before the deadline (as connect-es: may be negative), if any. */
   timeoutMs(): number | undefined {
     const left = this.cancellation.remainingMs();
-    return left === Infinity ? undefined : left;
+    return left === Infinity ? undefined : Math.floor(left);
   }
 
   get requestHeader(): Headers {

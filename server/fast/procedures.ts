@@ -18,6 +18,8 @@ import {
   fromBinary,
   fromJsonString,
   isMessage,
+  type JsonReadOptions,
+  type JsonWriteOptions,
   type Message,
   toBinary,
   toJsonString,
@@ -45,17 +47,25 @@ export interface Procedure {
 
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 const textEncoder = new TextEncoder();
-const JSON_READ = { ignoreUnknownFields: true } as const;
+
+/** JSON options of the codecs (connect-es's defaults: unknown fields are ignored). */
+export type JsonOptions = Partial<JsonReadOptions & JsonWriteOptions>;
 
 class UnaryProcedure implements Procedure {
   readonly path: string;
   readonly noSideEffects: boolean;
   #binary = new WeakMap<object, Uint8Array>();
   #json = new WeakMap<object, Uint8Array>();
+  #jsonOptions: JsonOptions;
 
-  constructor(readonly method: DescMethodUnary, readonly impl: AnyUnaryImpl) {
+  constructor(
+    readonly method: DescMethodUnary,
+    readonly impl: AnyUnaryImpl,
+    jsonOptions: JsonOptions,
+  ) {
     this.path = `/${method.parent.typeName}/${method.name}`;
     this.noSideEffects = method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
+    this.#jsonOptions = { ignoreUnknownFields: true, ...jsonOptions };
   }
 
   decode(bytes: Uint8Array, binary: boolean): Message {
@@ -63,7 +73,7 @@ class UnaryProcedure implements Procedure {
     try {
       return binary
         ? fromBinary(schema, bytes)
-        : fromJsonString(schema, textDecoder.decode(bytes), JSON_READ);
+        : fromJsonString(schema, textDecoder.decode(bytes), this.#jsonOptions);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new ConnectError(
@@ -82,7 +92,7 @@ class UnaryProcedure implements Procedure {
       try {
         bytes = binary
           ? toBinary(this.method.output, message)
-          : textEncoder.encode(toJsonString(this.method.output, message));
+          : textEncoder.encode(toJsonString(this.method.output, message, this.#jsonOptions));
       } catch (e) {
         throw ConnectError.from(e, Code.Internal);
       }
@@ -103,6 +113,12 @@ function normalize(schema: DescMessage, output: unknown): Message {
 /** Unary procedures by path; what is not here goes to the fallback handler. */
 export class ProcedureTable {
   #byPath = new Map<string, Procedure>();
+  #jsonOptions: JsonOptions;
+
+  /** @param jsonOptions for the JSON codecs, e.g. a registry for `google.protobuf.Any`. */
+  constructor(jsonOptions: JsonOptions = {}) {
+    this.#jsonOptions = jsonOptions;
+  }
 
   /**
    * Adds every unary method of `service` that `impl` implements (streaming
@@ -114,7 +130,7 @@ export class ProcedureTable {
       if (method.methodKind !== "unary") continue;
       const fn = fns[method.localName];
       if (typeof fn !== "function") continue;
-      const p = new UnaryProcedure(method as DescMethodUnary, fn.bind(impl));
+      const p = new UnaryProcedure(method as DescMethodUnary, fn.bind(impl), this.#jsonOptions);
       this.#byPath.set(p.path, p);
     }
     return this;

@@ -1,0 +1,133 @@
+/**
+ * How an instance serves its services, in one place: the main port (every
+ * protocol, node:http2/node:http, with the fast unary path in front of
+ * connect-node) and the fast listener (Deno.serve: Connect and gRPC-web).
+ * `app.ts` serves the data services with it; the conformance suite's server
+ * under test serves `ConformanceService` with the very same function.
+ *
+ * @module
+ */
+import type { DescService, JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { withCors } from "./cors.ts";
+import { createFastRequestHandler, createFastStreamHandler } from "./fast/node_handler.ts";
+import { ProcedureTable } from "./fast/procedures.ts";
+import { type CallObserver, UnaryEngine } from "./fast/unary.ts";
+import { type FastListener, serveFastListener } from "./fast_listener.ts";
+import { nodeRoutes, type PlainRoutes } from "./http_routes.ts";
+import { observeInterceptor } from "./observe.ts";
+import { type NodeHandler, type OnePortLimits, serveOnePort } from "./one_port.ts";
+
+/** A service and its implementation. */
+export interface Registration {
+  readonly service: DescService;
+  // deno-lint-ignore no-explicit-any
+  readonly impl: Partial<ServiceImpl<any>>;
+}
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions {
+  readonly hostname: string;
+  /** Main port; 0 = any free port. */
+  readonly port: number;
+  /** Fast listener's port (0 = any free port); undefined = none. */
+  readonly fastPort: number | undefined;
+  readonly services: readonly Registration[];
+  /** Largest request message (RESOURCE_EXHAUSTED past it). */
+  readonly readMaxBytes: number;
+  /**
+   * Serve unary calls through the fast path (default true); false leaves
+   * every call to connect-es (the library path, for comparison and as a
+   * fallback if the fast path ever misbehaves).
+   */
+  readonly fastPath?: boolean;
+  /** Main port limits (header size, timeouts, HTTP/2 streams per connection). */
+  readonly limits?: OnePortLimits;
+  /** Sees every call on both paths (metrics, traces, logs). */
+  readonly observer: CallObserver;
+  /** `/healthz`, `/readyz`, `/metrics` and unknown procedures. */
+  readonly plain: PlainRoutes;
+  readonly corsOrigins: readonly string[];
+  /** JSON options, e.g. a registry for `google.protobuf.Any`. */
+  readonly jsonOptions?: Partial<JsonReadOptions & JsonWriteOptions>;
+  /** PEM certificate and key: both listeners serve TLS. */
+  readonly tls?: { cert: string; key: string };
+  /** Client connection errors (never thrown). */
+  readonly onError?: (error: unknown, where: string) => void;
+}
+
+/** Both listeners, running. */
+export interface Serving {
+  readonly url: string;
+  readonly port: number;
+  readonly fastUrl: string | undefined;
+  readonly fastPort: number | undefined;
+  /** Stops both: requests in flight get `graceMs` to finish. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Starts both listeners; resolves once both ports are bound. */
+export async function serve(o: ServeOptions): Promise<Serving> {
+  const routes = (router: ConnectRouter) => {
+    for (const r of o.services) router.service(r.service, r.impl);
+  };
+  const procedures = new ProcedureTable(o.jsonOptions);
+  for (const r of o.services) procedures.add(r.service, r.impl);
+  const engine = new UnaryEngine({ readMaxBytes: o.readMaxBytes, observer: o.observer });
+  const shutdown = new AbortController();
+  const routerOptions = {
+    readMaxBytes: o.readMaxBytes,
+    jsonOptions: o.jsonOptions,
+    interceptors: [observeInterceptor(o.observer)],
+    shutdownSignal: shutdown.signal,
+  };
+  const adapter = connectNodeAdapter({
+    ...routerOptions,
+    routes,
+    fallback: nodeRoutes(o.plain) as NodeHandler as never,
+  });
+  const fast = { engine, procedures };
+  const fastPath = o.fastPath ?? true;
+  const main = await serveOnePort({
+    hostname: o.hostname,
+    port: o.port,
+    handler: withCors(o.corsOrigins, adapter),
+    fastStream: fastPath ? createFastStreamHandler(fast) : undefined,
+    fastRequest: fastPath ? createFastRequestHandler(fast) : undefined,
+    tls: o.tls,
+    shutdownController: shutdown,
+    limits: o.limits,
+    onError: (err, where) => o.onError?.(err, where),
+  });
+  let listener: FastListener | undefined;
+  if (o.fastPort !== undefined) {
+    try {
+      listener = await serveFastListener({
+        hostname: o.hostname,
+        port: o.fastPort,
+        engine,
+        procedures: fastPath ? procedures : new ProcedureTable(),
+        routes,
+        routerOptions,
+        plain: o.plain,
+        corsOrigins: o.corsOrigins,
+        mainPort: main.port,
+        tls: o.tls,
+        onError: (err) => o.onError?.(err, "fast"),
+      });
+    } catch (err) {
+      await main.close({ graceMs: 0 });
+      throw err;
+    }
+  }
+  return {
+    url: main.url,
+    port: main.port,
+    fastUrl: listener?.url,
+    fastPort: listener?.port,
+    close: async (graceMs) => {
+      await Promise.all([main.close({ graceMs }), listener?.close(graceMs)]);
+    },
+  };
+}
