@@ -22,11 +22,14 @@
  * @module
  */
 import { ConnectError } from "@connectrpc/connect";
+import { usageError } from "../lib/flags.ts";
+import { onShutdown } from "../lib/shutdown.ts";
 import {
   DEFAULT_TARGETS,
   DEFAULTS,
   FlagError,
   HELP,
+  LOAD,
   type LoadOptions,
   parseLoadArgs,
 } from "./load_flags.ts";
@@ -197,20 +200,22 @@ export async function main(args: readonly string[]): Promise<number> {
     command = parseLoadArgs(args);
   } catch (err) {
     if (!(err instanceof FlagError)) throw err;
-    console.error(`error: ${err.message}\nRun with --help for the list of options.`);
-    return err.exitCode;
+    return usageError(LOAD, err);
   }
   if (command.help) {
     console.log(HELP);
     return 0;
   }
   const abort = new AbortController();
-  const onSigint = () => {
-    if (abort.signal.aborted) Deno.exit(130);
-    console.error("\ninterrupted: waiting for requests in flight (Ctrl-C again to quit now)");
-    abort.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  // Ctrl-C stops sending; main returns 130 after the report. A second one quits at once.
+  const shutdown = onShutdown({
+    signals: ["SIGINT"],
+    exitWhenDone: false,
+    onFirst: () => {
+      console.error("\ninterrupted: waiting for requests in flight (Ctrl-C again to quit now)");
+      abort.abort();
+    },
+  });
   const progress = createProgressLine();
   let report: LoadReport;
   try {
@@ -227,7 +232,7 @@ export async function main(args: readonly string[]): Promise<number> {
     throw err;
   } finally {
     progress.stop();
-    Deno.removeSignalListener("SIGINT", onSigint);
+    shutdown.dispose();
   }
   console.log(command.format === "json" ? formatJson(report) : formatText(report));
   if (report.client.interrupted) return 130;

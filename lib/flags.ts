@@ -385,6 +385,8 @@ export function formatDuration(ms: number): string {
 
 /** Column where flag descriptions start. */
 const COLUMN = 24;
+/** Longest line --help writes when it can choose. */
+const WIDTH = 100;
 
 /** The --help text of a command, generated from its table. */
 export function helpText(command: Command): string {
@@ -396,7 +398,10 @@ export function helpText(command: Command): string {
   add(last, flagLines({ name: "help", short: "h", type: "bool", help: "Print this help" }));
   const out = [`Usage: ${command.usage ?? `deno task ${command.name} [options]`}`, ""];
   out.push(command.summary.trimEnd(), "");
-  for (const [section, lines] of sections) out.push(`${section}:`, ...lines);
+  for (const [section, lines] of sections) {
+    if (out.at(-1) !== "") out.push("");
+    out.push(`${section}:`, ...lines);
+  }
   if (command.epilogue) out.push("", command.epilogue.trimEnd());
   return out.join("\n");
 }
@@ -410,15 +415,21 @@ function defaultText(f: Flag): string | undefined {
 }
 
 function flagLines(f: Flag): string[] {
-  const arg = f.type === "bool" ? "" : ` ${f.arg ?? ARG[f.type]}`;
+  const choices = f.type === "enum" && f.choices.join("|").length <= 24 ? f.choices.join("|") : "";
+  const arg = f.type === "bool" ? "" : ` ${f.arg ?? (choices || ARG[f.type])}`;
   const left = `  ${f.short ? `-${f.short}, ` : "    "}--${f.name}${arg}`;
   const notes: string[] = [];
   const def = defaultText(f);
   if (def !== undefined) notes.push(`default ${def}`);
   if (f.type === "duration") notes.push(`a bare number is ${f.bare === "s" ? "seconds" : "ms"}`);
   const help = f.help.split("\n");
-  if (notes.length) help[help.length - 1] += ` (${notes.join("; ")})`;
-  if (f.env) help[help.length - 1] += ` [env ${f.env}]`;
+  const tail = [notes.length ? `(${notes.join("; ")})` : "", f.env ? `[env ${f.env}]` : ""]
+    .filter(Boolean).join(" ");
+  if (tail && COLUMN + help[help.length - 1].length + 1 + tail.length <= WIDTH) {
+    help[help.length - 1] += ` ${tail}`;
+  } else if (tail) {
+    help.push(tail);
+  }
   const pad = " ".repeat(COLUMN);
   if (left.length >= COLUMN - 1) return [left, ...help.map((l) => pad + l)];
   return [left.padEnd(COLUMN) + help[0], ...help.slice(1).map((l) => pad + l)];

@@ -7,7 +7,9 @@
  *
  * @module
  */
-import { ConfigError, helpText, parseConfig } from "./config.ts";
+import { FlagError, usageError } from "../lib/flags.ts";
+import { onShutdown } from "../lib/shutdown.ts";
+import { helpText, parseConfig, SERVE } from "./config.ts";
 import { startDataService } from "./app.ts";
 import { createLogger } from "./log.ts";
 
@@ -16,9 +18,8 @@ if (import.meta.main) {
   try {
     config = parseConfig(Deno.args);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`error: ${err.message}\nRun with --help for the list of options.`);
-    Deno.exit(2);
+    if (!(err instanceof FlagError)) throw err;
+    Deno.exit(usageError(SERVE, err));
   }
   if (config.help) {
     console.log(helpText());
@@ -36,18 +37,16 @@ if (import.meta.main) {
     log.error("failed to start", { error: msg });
     Deno.exit(1);
   }
-  let stopping = false;
-  const onSignal = (signal: Deno.Signal) => () => {
-    if (stopping) {
-      log.warn("second signal: exiting now", { signal });
-      Deno.exit(130);
-    }
-    stopping = true;
-    log.info("draining", { signal, drainMs: config.drainMs });
-    service.close().then(() => Deno.exit(0), (err) => {
-      log.error("shutdown failed", { error: err });
-      Deno.exit(1);
-    });
-  };
-  for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, onSignal(s));
+  onShutdown({
+    onFirst: async (signal) => {
+      log.info("draining", { signal, drainMs: config.drainMs });
+      try {
+        await service.close();
+      } catch (err) {
+        log.error("shutdown failed", { error: err });
+        return 1;
+      }
+    },
+    onSecond: (signal) => log.warn("second signal: exiting now", { signal }),
+  });
 }
