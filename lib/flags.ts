@@ -162,7 +162,13 @@ export interface Command<T extends readonly Flag[] = readonly Flag[]> {
 /** The outcome of {@linkcode parseCommand}: help was asked, or the values. */
 export type Parsed<T extends readonly Flag[]> =
   | { readonly help: true }
-  | { readonly help: false; readonly values: FlagValues<T>; readonly positionals: string[] };
+  | {
+    readonly help: false;
+    readonly values: FlagValues<T>;
+    readonly positionals: string[];
+    /** Names of the flags given on the command line (not from environment or default). */
+    readonly given: ReadonlySet<string>;
+  };
 
 /** Where environment variables come from. */
 export type Env = (name: string) => string | undefined;
@@ -241,7 +247,8 @@ export function parseCommand<const T extends readonly Flag[]>(
       ? [...f.default]
       : f.default;
   }
-  return { help: false, values: values as FlagValues<T>, positionals };
+  const given = new Set(command.flags.map((f) => f.name).filter((n) => raw[n] !== undefined));
+  return { help: false, values: values as FlagValues<T>, positionals, given };
 }
 
 /**
@@ -254,7 +261,7 @@ export function parseOrExitCode<const T extends readonly Flag[]>(
   command: Command<T>,
   args: readonly string[],
   io: { env?: Env; out?: (text: string) => void; err?: (text: string) => void } = {},
-): { values: FlagValues<T>; positionals: string[] } | number {
+): Extract<Parsed<T>, { help: false }> | number {
   let parsed: Parsed<T>;
   try {
     parsed = parseCommand(command, args, io.env);
@@ -384,7 +391,7 @@ export function formatDuration(ms: number): string {
 // --help
 
 /** Column where flag descriptions start. */
-const COLUMN = 24;
+const COLUMN = 26;
 /** Longest line --help writes when it can choose. */
 const WIDTH = 100;
 

@@ -150,7 +150,7 @@ Deno.test("positionals only where the command takes them", () => {
 Deno.test("help lists every flag with its default, unit and environment variable", () => {
   const text = helpText(CMD);
   assert.match(text, /^Usage: deno task demo \[options\]\n\nA command for tests\.\n/);
-  assert.match(text, /\n {6}--port N {10}Port \(default 8080\) \[env PORT\]\n/);
+  assert.match(text, /\n {6}--port N {12}Port \(default 8080\) \[env PORT\]\n/);
   assert.match(text, /--timeout D +Deadline \(default 1m; a bare number is ms\)/);
   assert.match(text, /--duration D +How long \(a bare number is seconds\)/);
   assert.match(text, /--hosts LIST +Hosts \(default 127\.0\.0\.1\) \[env HOSTS\]/);
