@@ -36,7 +36,8 @@ import {
 import { codeName, LoadError, openTargets } from "./load_targets.ts";
 import { createProgressLine, type Progress } from "./load_progress.ts";
 import { type Clock, type Completion, plannedRequests, runPaced } from "./pacing.ts";
-import { buildReport, formatJson, formatText, type LoadReport } from "./report.ts";
+import { buildReport, formatJson, type LoadReport } from "./report.ts";
+import { formatText } from "./report_text.ts";
 
 export { FlagError, LoadError, type LoadOptions, type LoadReport };
 
