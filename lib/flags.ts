@@ -34,6 +34,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { durationMs, formatDuration } from "./duration.ts";
+import { helpText } from "./flags_help.ts";
+
+export { formatDuration, helpText };
 
 /** A bad command line or environment variable: the message names it; exit code 2. */
 export class FlagError extends Error {
@@ -358,8 +362,6 @@ function rangeText(b: Bounds, show: (n: number) => string): string {
   return "";
 }
 
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
 /**
  * Parses a duration: `500ms`, `1.5s`, `2m`, `1h`, or a bare number in
  * `bare` units. Returns milliseconds.
@@ -367,87 +369,12 @@ const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
  * @throws {FlagError} naming `flag` (`--x`, or a bare name that gets the dashes).
  */
 export function parseDuration(flag: string, value: string, bare: "ms" | "s"): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
-  if (!m) {
+  const ms = durationMs(value, bare);
+  if (ms === undefined) {
     const label = flag.startsWith("-") || flag.includes(" ") ? flag : `--${flag}`;
     throw new FlagError(
       `${label} must be a duration like 500ms, 10s or 2m (a bare number is ${bare}), got "${value}"`,
     );
   }
-  return Number(m[1]) * UNIT_MS[(m[2] ?? bare) as keyof typeof UNIT_MS];
+  return ms;
 }
-
-/** Milliseconds in the largest whole unit: `500ms`, `1.5s`, `90s`, `2m`, `1h`. */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return "0ms";
-  for (const unit of ["h", "m", "s"] as const) {
-    const v = ms / UNIT_MS[unit];
-    if (Number.isInteger(v)) return `${v}${unit}`;
-  }
-  return ms >= 1000 ? `${+(ms / 1000).toFixed(3)}s` : `${+ms.toFixed(3)}ms`;
-}
-
-// ---------------------------------------------------------------------------
-// --help
-
-/** Column where flag descriptions start. */
-const COLUMN = 26;
-/** Longest line --help writes when it can choose. */
-const WIDTH = 100;
-
-/** The --help text of a command, generated from its table. */
-export function helpText(command: Command): string {
-  const sections = new Map<string, string[]>();
-  const add = (section: string, lines: string[]) =>
-    sections.set(section, [...(sections.get(section) ?? []), ...lines]);
-  for (const f of command.flags) add(f.section ?? "Options", flagLines(f));
-  const last = [...sections.keys()].at(-1) ?? "Options";
-  add(last, flagLines({ name: "help", short: "h", type: "bool", help: "Print this help" }));
-  const out = [`Usage: ${command.usage ?? `deno task ${command.name} [options]`}`, ""];
-  out.push(command.summary.trimEnd(), "");
-  for (const [section, lines] of sections) {
-    if (out.at(-1) !== "") out.push("");
-    out.push(`${section}:`, ...lines);
-  }
-  if (command.epilogue) out.push("", command.epilogue.trimEnd());
-  return out.join("\n");
-}
-
-function defaultText(f: Flag): string | undefined {
-  if (f.defaultHelp !== undefined) return f.defaultHelp || undefined;
-  if (f.type === "bool" || f.default === undefined) return undefined;
-  if (f.type === "duration") return formatDuration(f.default);
-  if (f.type === "list") return f.default.join(",") || undefined;
-  return String(f.default) || undefined;
-}
-
-function flagLines(f: Flag): string[] {
-  const choices = f.type === "enum" && f.choices.join("|").length <= 24 ? f.choices.join("|") : "";
-  const arg = f.type === "bool" ? "" : ` ${f.arg ?? (choices || ARG[f.type])}`;
-  const left = `  ${f.short ? `-${f.short}, ` : "    "}--${f.name}${arg}`;
-  const notes: string[] = [];
-  const def = defaultText(f);
-  if (def !== undefined) notes.push(`default ${def}`);
-  if (f.type === "duration") notes.push(`a bare number is ${f.bare === "s" ? "seconds" : "ms"}`);
-  const help = f.help.split("\n");
-  const tail = [notes.length ? `(${notes.join("; ")})` : "", f.env ? `[env ${f.env}]` : ""]
-    .filter(Boolean).join(" ");
-  if (tail && COLUMN + help[help.length - 1].length + 1 + tail.length <= WIDTH) {
-    help[help.length - 1] += ` ${tail}`;
-  } else if (tail) {
-    help.push(tail);
-  }
-  const pad = " ".repeat(COLUMN);
-  if (left.length >= COLUMN - 1) return [left, ...help.map((l) => pad + l)];
-  return [left.padEnd(COLUMN) + help[0], ...help.slice(1).map((l) => pad + l)];
-}
-
-const ARG: Record<FlagType, string> = {
-  string: "TEXT",
-  int: "N",
-  number: "X",
-  bool: "",
-  duration: "D",
-  list: "LIST",
-  enum: "WORD",
-};
