@@ -27,7 +27,7 @@
  */
 import { dirname } from "node:path";
 import { contactPoints } from "../db/cluster.ts";
-import { FlagError, usageError } from "../lib/flags.ts";
+import { answerHelpAndErrors } from "../lib/flags.ts";
 import { onShutdown } from "../lib/shutdown.ts";
 import { type ChildService, spawnInstance } from "./child.ts";
 import {
@@ -41,7 +41,7 @@ import {
   SCENARIOS,
   type TargetChecks,
 } from "./bench_figures.ts";
-import { BENCH, BENCH_HELP, type BenchOptions, parseBenchArgs } from "./bench_flags.ts";
+import { BENCH, type BenchOptions, parseBenchArgs } from "./bench_flags.ts";
 import { formatBench } from "./bench_format.ts";
 import { runLoad } from "./load.ts";
 
@@ -165,17 +165,8 @@ export async function runBench(
 
 /** The command line; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
-  let o;
-  try {
-    o = parseBenchArgs(args);
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    return usageError(BENCH, err);
-  }
-  if (o.help) {
-    console.log(BENCH_HELP);
-    return 0;
-  }
+  const o = answerHelpAndErrors(BENCH, () => parseBenchArgs(args));
+  if (typeof o === "number") return o;
   const { help: _, ...options } = o;
   let result: BenchResult;
   try {

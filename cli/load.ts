@@ -22,13 +22,12 @@
  * @module
  */
 import { ConnectError } from "@connectrpc/connect";
-import { usageError } from "../lib/flags.ts";
+import { answerHelpAndErrors } from "../lib/flags.ts";
 import { onShutdown } from "../lib/shutdown.ts";
 import {
   DEFAULT_TARGETS,
   DEFAULTS,
   FlagError,
-  HELP,
   LOAD,
   type LoadOptions,
   parseLoadArgs,
@@ -196,17 +195,8 @@ export async function runLoad(
  * report of what was sent).
  */
 export async function main(args: readonly string[]): Promise<number> {
-  let command;
-  try {
-    command = parseLoadArgs(args);
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    return usageError(LOAD, err);
-  }
-  if (command.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const command = answerHelpAndErrors(LOAD, () => parseLoadArgs(args));
+  if (typeof command === "number") return command;
   const abort = new AbortController();
   // Ctrl-C stops sending; main returns 130 after the report. A second one quits at once.
   const shutdown = onShutdown({

@@ -255,6 +255,15 @@ export function parseCommand<const T extends readonly Flag[]>(
   return { help: false, values: values as FlagValues<T>, positionals, given };
 }
 
+/** Where {@linkcode parseOrExitCode} writes. */
+export interface CommandIO {
+  readonly env?: Env;
+  /** Help goes here. Default console.log. */
+  readonly out?: (text: string) => void;
+  /** Usage errors go here. Default console.error. */
+  readonly err?: (text: string) => void;
+}
+
 /**
  * Parses like {@linkcode parseCommand} and answers the two cases every
  * command answers the same way: `--help` prints the help on stdout and gives
@@ -264,11 +273,24 @@ export function parseCommand<const T extends readonly Flag[]>(
 export function parseOrExitCode<const T extends readonly Flag[]>(
   command: Command<T>,
   args: readonly string[],
-  io: { env?: Env; out?: (text: string) => void; err?: (text: string) => void } = {},
+  io: CommandIO = {},
 ): Extract<Parsed<T>, { help: false }> | number {
-  let parsed: Parsed<T>;
+  return answerHelpAndErrors(command, () => parseCommand(command, args, io.env), io);
+}
+
+/**
+ * The same answers for a command's own parse function (one that adds checks
+ * across flags and returns `{ help }` plus its options): help → exit code 0,
+ * {@linkcode FlagError} → exit code 2, else what `parse` returned.
+ */
+export function answerHelpAndErrors<R extends { readonly help: boolean }>(
+  command: Command,
+  parse: () => R,
+  io: CommandIO = {},
+): Exclude<R, { help: true }> | number {
+  let parsed: R;
   try {
-    parsed = parseCommand(command, args, io.env);
+    parsed = parse();
   } catch (err) {
     if (!(err instanceof FlagError)) throw err;
     return usageError(command, err, io.err);
@@ -277,7 +299,7 @@ export function parseOrExitCode<const T extends readonly Flag[]>(
     (io.out ?? console.log)(helpText(command));
     return 0;
   }
-  return parsed;
+  return parsed as Exclude<R, { help: true }>;
 }
 
 /** Prints a usage error the one way every command does; returns its exit code (2). */

@@ -7,24 +7,15 @@
  *
  * @module
  */
-import { FlagError, usageError } from "../lib/flags.ts";
+import { answerHelpAndErrors } from "../lib/flags.ts";
 import { onShutdown } from "../lib/shutdown.ts";
-import { helpText, parseConfig, SERVE } from "./config.ts";
+import { parseConfig, SERVE } from "./config.ts";
 import { startDataService } from "./app.ts";
 import { createLogger } from "./log.ts";
 
 if (import.meta.main) {
-  let config;
-  try {
-    config = parseConfig(Deno.args);
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    Deno.exit(usageError(SERVE, err));
-  }
-  if (config.help) {
-    console.log(helpText());
-    Deno.exit(0);
-  }
+  const config = answerHelpAndErrors(SERVE, () => parseConfig(Deno.args));
+  if (typeof config === "number") Deno.exit(config);
   const log = createLogger({ service: "data-service", port: config.port });
   let service;
   try {
