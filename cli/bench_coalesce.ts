@@ -27,6 +27,7 @@
  */
 import { dirname } from "node:path";
 import { contactPoints } from "../db/cluster.ts";
+import { HOST } from "../lib/defaults.ts";
 import { answerHelpAndErrors } from "../lib/flags.ts";
 import { onShutdown } from "../lib/shutdown.ts";
 import { type ChildService, spawnInstance } from "./child.ts";
@@ -93,7 +94,7 @@ export async function runBench(
   try {
     const spawn = (name: string, extraArgs: string[] = []) => {
       const child = spawnInstance(name, {
-        host: "127.0.0.1",
+        host: HOST,
         port: 0,
         workerId: base + children.length,
         cassandra: info,
