@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { waitReady, withTimeout } from "../lib/wait.ts";
 import { permissionsOf } from "./permissions.ts";
 import { TextLineStream } from "./text_lines.ts";
 
@@ -18,6 +19,12 @@ export interface ChildService {
   readonly exited: Promise<number>;
   /** The last log lines (at most 50), for error reports. */
   tail(): string[];
+  /**
+   * Waits until the child answers `GET <url><path>` with 2xx (default
+   * `/readyz`) and resolves with its URL; rejects with its last log lines
+   * when it exits first, or naming it when `timeoutMs` (default 60 s) passes.
+   */
+  ready(path?: string, timeoutMs?: number): Promise<string>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs?: number): Promise<number>;
 }
@@ -87,6 +94,20 @@ export function spawnService(
     listening: listening.promise,
     exited,
     tail: () => [...lines],
+    async ready(path = "/readyz", timeoutMs = 60_000) {
+      const url = await withTimeout(listening.promise, timeoutMs, `${name} to listen`);
+      return await waitReady(url, {
+        path,
+        timeoutMs,
+        what: `${name} (${url}${path}) to answer 2xx`,
+        stop: exited.then(async (code) => {
+          await drained.catch(() => {});
+          return `${name} exited with code ${code} while starting:\n  ${
+            lines.slice(-15).join("\n  ")
+          }`;
+        }),
+      });
+    },
     stop(graceMs = 15_000) {
       stopping ??= (async () => {
         try {
@@ -105,4 +126,38 @@ export function spawnService(
       return stopping;
     },
   };
+}
+
+/** Where an instance finds Cassandra. */
+export interface CassandraAt {
+  readonly contactPoints: readonly string[];
+  readonly localDataCenter: string;
+}
+
+/** Options of {@link spawnInstance}. */
+export interface InstanceOptions extends SpawnOptions {
+  readonly host: string;
+  /** 0: any free port. */
+  readonly port: number;
+  readonly workerId: number;
+  readonly cassandra: CassandraAt;
+  /** More flags of `deno task serve` (e.g. `--no-coalesce`). */
+  readonly extraArgs?: readonly string[];
+}
+
+/** Starts a data-service instance (`server/main.ts`) as a child process. */
+export function spawnInstance(name: string, o: InstanceOptions): ChildService {
+  return spawnService(name, "server/main.ts", [
+    "--host",
+    o.host,
+    "--port",
+    String(o.port),
+    "--worker-id",
+    String(o.workerId),
+    "--cassandra-contact-points",
+    o.cassandra.contactPoints.join(","),
+    "--cassandra-local-dc",
+    o.cassandra.localDataCenter,
+    ...(o.extraArgs ?? []),
+  ], o);
 }

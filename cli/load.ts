@@ -22,11 +22,13 @@
  * @module
  */
 import { ConnectError } from "@connectrpc/connect";
+import { answerHelpAndErrors } from "../lib/flags.ts";
+import { onShutdown } from "../lib/shutdown.ts";
 import {
   DEFAULT_TARGETS,
   DEFAULTS,
   FlagError,
-  HELP,
+  LOAD,
   type LoadOptions,
   parseLoadArgs,
 } from "./load_flags.ts";
@@ -34,7 +36,8 @@ import { codeName, LoadError, openTargets } from "./load_targets.ts";
 import { type DnsResolver, isDnsTarget, resolveDnsTarget } from "../router/dns.ts";
 import { createProgressLine, type Progress } from "./load_progress.ts";
 import { type Clock, type Completion, plannedRequests, runPaced } from "./pacing.ts";
-import { buildReport, formatJson, formatText, type LoadReport } from "./report.ts";
+import { buildReport, formatJson, type LoadReport } from "./report.ts";
+import { formatText } from "./report_text.ts";
 
 export { FlagError, LoadError, type LoadOptions, type LoadReport };
 
@@ -203,25 +206,18 @@ export async function runLoad(
  * report of what was sent).
  */
 export async function main(args: readonly string[]): Promise<number> {
-  let command;
-  try {
-    command = parseLoadArgs(args);
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    console.error(`error: ${err.message}\nRun with --help for the list of options.`);
-    return err.exitCode;
-  }
-  if (command.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const command = answerHelpAndErrors(LOAD, () => parseLoadArgs(args));
+  if (typeof command === "number") return command;
   const abort = new AbortController();
-  const onSigint = () => {
-    if (abort.signal.aborted) Deno.exit(130);
-    console.error("\ninterrupted: waiting for requests in flight (Ctrl-C again to quit now)");
-    abort.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  // Ctrl-C stops sending; main returns 130 after the report. A second one quits at once.
+  const shutdown = onShutdown({
+    signals: ["SIGINT"],
+    exitWhenDone: false,
+    onFirst: () => {
+      console.error("\ninterrupted: waiting for requests in flight (Ctrl-C again to quit now)");
+      abort.abort();
+    },
+  });
   const progress = createProgressLine();
   let report: LoadReport;
   try {
@@ -238,7 +234,7 @@ export async function main(args: readonly string[]): Promise<number> {
     throw err;
   } finally {
     progress.stop();
-    Deno.removeSignalListener("SIGINT", onSigint);
+    shutdown.dispose();
   }
   console.log(command.format === "json" ? formatJson(report) : formatText(report));
   if (report.client.interrupted) return 130;

@@ -1,47 +1,36 @@
 /**
  * runLoad and the command line against real data-service instances whose
- * store is in memory (no Cassandra needed): routing, counting, errors, exit
- * codes. The run against Cassandra is tests/load_test.ts.
+ * store is a MemoryStore (no Cassandra needed): routing, counting, errors,
+ * exit codes. Sanitizers are on. The run against Cassandra is
+ * tests/load_test.ts.
  */
 import assert from "node:assert/strict";
-import { type DataService, startDataService } from "../server/app.ts";
-import { parseConfig } from "../server/config.ts";
-import { createLogger } from "../server/log.ts";
-import type { MessageStore, StoredMessage } from "../server/store.ts";
+import { startMemoryInstance } from "../server/_memory_instance.ts";
+import type { DataService } from "../server/app.ts";
+import { originalRow } from "../server/demo.ts";
+import { MemoryStore, type StoreCall } from "../server/memory_store.ts";
 import { LoadError, main, runLoad } from "./load.ts";
 import type { DnsResolver } from "../router/dns.ts";
 
-/** A store whose reads take `delayMs`; channel 13 fails (to count errors). */
-function memoryStore(delayMs = 20): MessageStore {
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  return {
-    async getMessage(channelId, messageId): Promise<StoredMessage | undefined> {
-      await sleep(delayMs);
-      if (channelId === 13n) throw new Error("disk on fire");
-      return { channelId, messageId, authorId: 1n, content: "hi" };
-    },
-    async getMessages() {
-      await sleep(delayMs);
-      return [];
-    },
-    async createMessage() {},
-    async ping() {},
-    async close() {},
-  };
-}
-
-let worker = 600;
-async function startFake(): Promise<DataService> {
-  const config = parseConfig(["--port", "0", "--worker-id", String(worker++)], () => undefined);
-  return await startDataService(config, {
-    store: memoryStore(),
-    log: createLogger({}, { level: "error", write: () => {} }),
+/**
+ * An instance whose reads take 20 ms (so concurrent ones coalesce), with the
+ * original's rows of channels 1..20; GetMessage fails in channel 13 (to count
+ * errors).
+ */
+function startFake(): Promise<DataService> {
+  const store = new MemoryStore({
+    latencyMs: 20,
+    messages: Array.from({ length: 20 }, (_, i) => originalRow(i + 1)),
   });
+  store.failWith(
+    "getMessage",
+    (call: StoreCall) =>
+      call.op === "getMessage" && call.channelId === 13n ? new Error("disk on fire") : undefined,
+  );
+  return startMemoryInstance({ store });
 }
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
-
-Deno.test("runLoad against in-memory instances", opts, async (t) => {
+Deno.test("runLoad against in-memory instances", async (t) => {
   const a = await startFake();
   const b = await startFake();
   const targets = [a.url, b.url];
@@ -184,7 +173,7 @@ Deno.test("runLoad against in-memory instances", opts, async (t) => {
   }
 });
 
-Deno.test("an unreachable target fails fast with a clear LoadError", opts, async () => {
+Deno.test("an unreachable target fails fast with a clear LoadError", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close(); // nothing listens there now

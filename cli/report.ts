@@ -1,7 +1,7 @@
 /**
  * The load report: server counters as `GetStats` deltas, client-side
- * outcomes, latency percentiles and a histogram, as text (first the
- * original client's lines) or as one JSON object.
+ * outcomes, latency percentiles and a histogram (`lib/stats.ts`), as one
+ * JSON object; `report_text.ts` writes it as text.
  *
  * The original printed four log lines (six figures):
  *
@@ -12,12 +12,21 @@
  * Total time taken: 816.727364ms
  * ```
  *
- * {@linkcode formatText} starts with exactly those four lines (without the Go
+ * `formatText` starts with exactly those four lines (without the Go
  * logger's timestamp), with the same arithmetic: average = queries / requests,
  * saved = requests - queries, time in Go's `time.Duration` notation.
  *
  * @module
  */
+import {
+  counterDelta,
+  histogram,
+  type HistogramBucket,
+  type LatencySummary,
+  summarize,
+} from "../lib/stats.ts";
+
+export type { HistogramBucket, LatencySummary };
 
 /** One instance's cumulative counters, read with `GetStats` (never reset). */
 export interface StatsSnapshot {
@@ -47,12 +56,11 @@ export interface InstanceDelta {
   readonly restarted: boolean;
 }
 
-const COUNTERS = ["requests", "queries", "coalesced", "errors", "rejected"] as const;
-
 /**
  * Per-instance deltas of two snapshots taken before and after a run, in the
- * order of `after`. An instance that restarted (its start time changed or a
- * counter went down) reports its counters since the restart.
+ * order of `after`. An instance that restarted (the rule of `lib/stats.ts`:
+ * its start time changed or a counter went down) reports its counters since
+ * the restart.
  *
  * @throws {Error} if an instance of `after` has no snapshot in `before`.
  */
@@ -64,18 +72,8 @@ export function statsDelta(
   return after.map((a) => {
     const b = byId.get(a.id);
     if (b === undefined) throw new Error(`No "before" snapshot of instance ${a.id}`);
-    const restarted = a.startedAtMs !== b.startedAtMs || COUNTERS.some((k) => a[k] < b[k]);
-    const d = (k: typeof COUNTERS[number]) => restarted ? a[k] : a[k] - b[k];
-    return {
-      id: a.id,
-      instance: a.instance,
-      requests: d("requests"),
-      queries: d("queries"),
-      coalesced: d("coalesced"),
-      errors: d("errors"),
-      rejected: d("rejected"),
-      restarted,
-    };
+    const { counters, restarted } = counterDelta(b, a);
+    return { id: a.id, instance: a.instance, ...counters, restarted };
   });
 }
 
@@ -116,110 +114,6 @@ export function originalFigures(
     averageQueriesPerRequest: totalRequests === 0 ? 0 : totalQueries / totalRequests,
     savedQueries: totalRequests - totalQueries,
   };
-}
-
-/** Latency summary in milliseconds. */
-export interface LatencySummary {
-  readonly count: number;
-  readonly min: number;
-  readonly mean: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly max: number;
-}
-
-/**
- * The nearest-rank percentile of ascending `sorted` values: the smallest
- * value with at least `p`% of the values at or below it. NaN when empty.
- *
- * @example
- * ```ts
- * percentile([1, 2, 3, 4], 50); // 2
- * percentile([1, 2, 3, 4], 90); // 4
- * ```
- */
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  if (p <= 0) return sorted[0];
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, rank) - 1];
-}
-
-/** Sorts a copy of `latencies` ascending (numeric). */
-export function sortLatencies(latencies: ArrayLike<number>): Float64Array {
-  return Float64Array.from(latencies).sort();
-}
-
-/** min/mean/p50/p90/p99/max of ascending values, or undefined when there are none. */
-export function summarize(sorted: ArrayLike<number>): LatencySummary | undefined {
-  const n = sorted.length;
-  if (n === 0) return undefined;
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += sorted[i];
-  return {
-    count: n,
-    min: sorted[0],
-    mean: sum / n,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted[n - 1],
-  };
-}
-
-/** One bar of the histogram: values in `[fromMs, toMs)` (the last bar includes `toMs`). */
-export interface HistogramBucket {
-  readonly fromMs: number;
-  readonly toMs: number;
-  readonly count: number;
-}
-
-/**
- * `buckets` equal-width bars from the smallest to the largest value (like
- * ghz). One bar when every value is the same; none when empty.
- */
-export function histogram(sorted: ArrayLike<number>, buckets = 10): HistogramBucket[] {
-  const n = sorted.length;
-  if (n === 0) return [];
-  const min = sorted[0];
-  const max = sorted[n - 1];
-  if (max === min || buckets <= 1) return [{ fromMs: min, toMs: max, count: n }];
-  const width = (max - min) / buckets;
-  const counts = new Array<number>(buckets).fill(0);
-  for (let i = 0; i < n; i++) {
-    counts[Math.min(buckets - 1, Math.floor((sorted[i] - min) / width))]++;
-  }
-  return counts.map((count, i) => ({
-    fromMs: min + i * width,
-    toMs: i === buckets - 1 ? max : min + (i + 1) * width,
-    count,
-  }));
-}
-
-/**
- * Formats a duration like Go's `time.Duration.String()`, which the original
- * printed: `816.727364ms`, `1.5s`, `2m3.000000001s`, `950µs`, `0s`.
- * Rounds to whole nanoseconds.
- */
-export function formatGoDuration(ms: number): string {
-  let ns = Math.round(ms * 1e6);
-  if (ns === 0) return "0s";
-  const sign = ns < 0 ? "-" : "";
-  ns = Math.abs(ns);
-  const frac = (value: number, digits: number, unit: string) => {
-    const whole = Math.floor(value / 10 ** digits);
-    const rest = String(value % 10 ** digits).padStart(digits, "0").replace(/0+$/, "");
-    return `${whole}${rest ? "." + rest : ""}${unit}`;
-  };
-  if (ns < 1_000) return `${sign}${ns}ns`;
-  if (ns < 1_000_000) return sign + frac(ns, 3, "µs");
-  if (ns < 1_000_000_000) return sign + frac(ns, 6, "ms");
-  const totalSeconds = Math.floor(ns / 1e9);
-  const h = Math.floor(totalSeconds / 3600);
-  const m = Math.floor((totalSeconds % 3600) / 60);
-  const s = frac((totalSeconds % 60) * 1e9 + (ns % 1e9), 9, "s");
-  return sign + (h ? `${h}h${m}m${s}` : m ? `${m}m${s}` : s);
 }
 
 /** What the run was (echoed in the report). */
@@ -298,8 +192,7 @@ export interface ReportInput {
 export function buildReport(input: ReportInput): LoadReport {
   const instances = statsDelta(input.before, input.after);
   const figures = originalFigures(input.unique ?? input.config.channels, instances);
-  const sorted = sortLatencies(input.latencies);
-  const completed = sorted.length;
+  const completed = input.latencies.length;
   const seconds = input.totalTimeMs / 1000;
   const notes = [
     "Counts are GetStats deltas (before/after the run, never reset) summed over every instance: " +
@@ -347,110 +240,12 @@ export function buildReport(input: ReportInput): LoadReport {
       warmup: input.warmup ?? { sent: 0, failed: 0 },
       interrupted: input.interrupted ?? false,
     },
-    latencyMs: summarize(sorted) ?? null,
-    histogram: histogram(sorted, input.histogramBuckets ?? 10),
+    latencyMs: summarize(input.latencies) ?? null,
+    histogram: histogram(input.latencies, input.histogramBuckets ?? 10),
     instances,
     config: input.config,
     notes,
   };
-}
-
-/** A latency in ms with 3 significant decimals at most (`0.412`, `12.3`, `1204`). */
-export function formatMs(ms: number): string {
-  if (!Number.isFinite(ms)) return "-";
-  if (ms >= 100) return ms.toFixed(0);
-  if (ms >= 10) return ms.toFixed(1);
-  if (ms >= 1) return ms.toFixed(2);
-  return ms.toFixed(3);
-}
-
-/** The text report: the original's four lines, then everything else. */
-export function formatText(r: LoadReport): string {
-  const lines = [
-    `Unique requests: ${r.unique}, Total requests: ${r.totalRequests}, ` +
-    `Total queries executed: ${r.totalQueries}`,
-    `Average queries per request: ${r.averageQueriesPerRequest}`,
-    `Saved queries by coalescing: ${r.savedQueries}`,
-    `Total time taken: ${formatGoDuration(r.totalTimeMs)}`,
-    "",
-  ];
-  const c = r.client;
-  lines.push(
-    `Requests: ${c.sent} sent, ${c.succeeded} ok, ${c.failed} failed` +
-      (c.warmup.sent ? ` (after ${c.warmup.sent} warmup, ${c.warmup.failed} failed)` : ""),
-  );
-  const codes = Object.entries(c.errors).sort((a, b) => b[1] - a[1]);
-  lines.push(
-    `Errors by code: ${codes.length ? codes.map(([k, v]) => `${k} ${v}`).join(", ") : "none"}`,
-  );
-  for (const sample of c.errorSamples) lines.push(`  e.g. ${sample}`);
-  lines.push(`Requests/s: ${c.requestsPerSecond.toFixed(1)}`);
-  const l = r.latencyMs;
-  if (l) {
-    lines.push(
-      `Latency (ms): min ${formatMs(l.min)}, p50 ${formatMs(l.p50)}, p90 ${formatMs(l.p90)}, ` +
-        `p99 ${formatMs(l.p99)}, max ${formatMs(l.max)}, mean ${formatMs(l.mean)}`,
-    );
-    lines.push(...histogramLines(r.histogram));
-  }
-  lines.push("", ...instanceTable(r.instances), "");
-  lines.push(
-    `Run: ${r.config.method} via ${r.config.protocol}, routing ${r.config.routing}, ` +
-      `${r.config.channels} channels, ${pacingText(r.config)}`,
-  );
-  for (const note of r.notes) lines.push(`Note: ${note}`);
-  return lines.join("\n");
-}
-
-function pacingText(c: RunConfig): string {
-  const parts: string[] = [];
-  if (c.rps !== undefined) parts.push(`${c.rps} requests/s open loop`);
-  if (c.concurrency !== undefined) parts.push(`at most ${c.concurrency} in flight`);
-  if (c.rps === undefined && c.concurrency === undefined) parts.push("all at once");
-  if (c.durationMs !== undefined) parts.push(`for ${formatGoDuration(c.durationMs)}`);
-  if (c.timeoutMs !== undefined) parts.push(`timeout ${formatGoDuration(c.timeoutMs)}`);
-  return parts.join(", ");
-}
-
-/** The histogram as text bars, at most `width` characters long. */
-export function histogramLines(buckets: readonly HistogramBucket[], width = 40): string[] {
-  const most = Math.max(0, ...buckets.map((b) => b.count));
-  const labels = buckets.map((b) => `${formatMs(b.fromMs)} - ${formatMs(b.toMs)}`);
-  const labelWidth = Math.max(0, ...labels.map((s) => s.length));
-  const countWidth = Math.max(0, ...buckets.map((b) => String(b.count).length));
-  return buckets.map((b, i) => {
-    const bar = most === 0 ? 0 : Math.round((b.count / most) * width);
-    const mark = bar === 0 && b.count > 0 ? "▏" : "■".repeat(bar);
-    return `  ${labels[i].padStart(labelWidth)} ms [${
-      String(b.count).padStart(countWidth)
-    }] ${mark}`
-      .trimEnd();
-  });
-}
-
-/** Per-instance deltas as an aligned table with a total row. */
-export function instanceTable(instances: readonly InstanceDelta[]): string[] {
-  const head = ["instance", "requests", "queries", "coalesced", "errors", "rejected"];
-  const rows = instances.map((d) => [
-    d.id + (d.restarted ? " (restarted)" : ""),
-    ...[d.requests, d.queries, d.coalesced, d.errors, d.rejected].map(String),
-  ]);
-  const sum = (k: "requests" | "queries" | "coalesced" | "errors" | "rejected") =>
-    String(instances.reduce((s, d) => s + d[k], 0));
-  if (instances.length > 1) {
-    rows.push([
-      "total",
-      sum("requests"),
-      sum("queries"),
-      sum("coalesced"),
-      sum("errors"),
-      sum("rejected"),
-    ]);
-  }
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]) =>
-    r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ");
-  return ["Per instance (deltas):", "  " + fmt(head), ...rows.map((r) => "  " + fmt(r))];
 }
 
 /** The report as one line of JSON. */

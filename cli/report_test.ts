@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
 import {
   buildReport,
-  formatGoDuration,
-  formatText,
-  histogram,
-  histogramLines,
   originalFigures,
-  percentile,
   type RunConfig,
   statsDelta,
   type StatsSnapshot,
-  summarize,
 } from "./report.ts";
+import { formatText } from "./report_text.ts";
 
 const snap = (
   id: string,
@@ -85,69 +80,6 @@ Deno.test("statsDelta: a restarted instance (new start time or smaller counter) 
 
 Deno.test("statsDelta throws when an instance has no 'before' snapshot", () => {
   assert.throws(() => statsDelta([], [snap("a", 1, 1)]), /No "before" snapshot of instance a/);
-});
-
-Deno.test("percentile is nearest-rank", () => {
-  const xs = Array.from({ length: 100 }, (_, i) => i + 1); // 1..100
-  assert.equal(percentile(xs, 50), 50);
-  assert.equal(percentile(xs, 90), 90);
-  assert.equal(percentile(xs, 99), 99);
-  assert.equal(percentile(xs, 100), 100);
-  assert.equal(percentile(xs, 0), 1);
-  assert.equal(percentile([1, 2, 3, 4], 50), 2);
-  assert.equal(percentile([1, 2, 3, 4], 90), 4);
-  assert.equal(percentile([7], 99), 7);
-  assert.ok(Number.isNaN(percentile([], 50)));
-});
-
-Deno.test("summarize gives min/mean/p50/p90/p99/max of sorted values", () => {
-  const xs = Float64Array.from({ length: 1000 }, (_, i) => i + 1);
-  assert.deepEqual(summarize(xs), {
-    count: 1000,
-    min: 1,
-    mean: 500.5,
-    p50: 500,
-    p90: 900,
-    p99: 990,
-    max: 1000,
-  });
-  assert.equal(summarize([]), undefined);
-});
-
-Deno.test("histogram: equal-width buckets from min to max, every value counted once", () => {
-  const xs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const h = histogram(xs, 5);
-  assert.deepEqual(h.map((b) => [b.fromMs, b.toMs, b.count]), [
-    [0, 2, 2],
-    [2, 4, 2],
-    [4, 6, 2],
-    [6, 8, 2],
-    [8, 10, 3], // the last bucket includes the max
-  ]);
-  assert.deepEqual(histogram([3, 3, 3]), [{ fromMs: 3, toMs: 3, count: 3 }]);
-  assert.deepEqual(histogram([]), []);
-});
-
-Deno.test("histogramLines scales bars to the fullest bucket", () => {
-  const lines = histogramLines([
-    { fromMs: 1, toMs: 2, count: 10 },
-    { fromMs: 2, toMs: 3, count: 5 },
-    { fromMs: 3, toMs: 4, count: 0 },
-  ], 10);
-  assert.equal(lines[0], "  1.00 - 2.00 ms [10] ■■■■■■■■■■");
-  assert.equal(lines[1], "  2.00 - 3.00 ms [ 5] ■■■■■");
-  assert.equal(lines[2], "  3.00 - 4.00 ms [ 0]");
-});
-
-Deno.test("formatGoDuration matches Go's time.Duration.String()", () => {
-  assert.equal(formatGoDuration(816.727364), "816.727364ms");
-  assert.equal(formatGoDuration(1500), "1.5s");
-  assert.equal(formatGoDuration(1000), "1s");
-  assert.equal(formatGoDuration(0.95), "950µs");
-  assert.equal(formatGoDuration(0.0005), "500ns");
-  assert.equal(formatGoDuration(0), "0s");
-  assert.equal(formatGoDuration(123_000.000001), "2m3.000000001s");
-  assert.equal(formatGoDuration(3_723_000), "1h2m3s");
 });
 
 Deno.test("formatText starts with the original's four lines, exactly", () => {

@@ -1,6 +1,8 @@
 /**
  * `deno task start`: the whole local stack from one command.
  *
+ * 0. Bundles the dashboard (`web/build.ts`), after the flags are read (so
+ *    `--help` answers at once).
  * 1. Cassandra: uses the one at the configured contact points, or starts one
  *    (`deno task db up`); applies the schema.
  * 2. Demo data when the keyspace is empty: the original's 20 channels with its
@@ -12,16 +14,18 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { ensureUp, portFree } from "../db/cluster.ts";
-import { KEYSPACE } from "../db/schema.ts";
+import * as defaults from "../lib/defaults.ts";
+import { defineCommand, parseOrExitCode } from "../lib/flags.ts";
+import { onShutdown } from "../lib/shutdown.ts";
 import { ensureDemoData } from "../server/demo.ts";
 import { CassandraStore } from "../server/store.ts";
-import { type ChildService, spawnService } from "./child.ts";
+import { buildDashboard } from "../web/build.ts";
+import { type ChildService, spawnInstance, spawnService } from "./child.ts";
 
 /** Options of {@link startStack}. */
 export interface StackOptions {
-  /** Data-service instances. Default 2. */
+  /** Data-service instances. Default 2 (`START_INSTANCES`). */
   instances?: number;
   /** Port of the first instance; the others follow. 0 = ephemeral ports. Default 50051. */
   basePort?: number;
@@ -55,33 +59,13 @@ export class StartError extends Error {
   override name = "StartError";
 }
 
-async function waitReady(child: ChildService, path: string): Promise<string> {
-  const url = await child.listening;
-  for (;;) {
-    const ok = await fetch(`${url}${path}`).then(async (r) => {
-      await r.body?.cancel();
-      return r.ok;
-    }, () => false);
-    if (ok) return url;
-    const exited = await Promise.race([
-      child.exited.then(() => true),
-      new Promise<false>((r) => setTimeout(() => r(false), 250)),
-    ]);
-    if (exited) {
-      throw new StartError(
-        `${child.name} exited while starting:\n  ${child.tail().slice(-15).join("\n  ")}`,
-      );
-    }
-  }
-}
-
 /** Starts Cassandra (if needed), demo data, the instances and the gateway. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? ((l: string) => console.error(l));
-  const n = options.instances ?? 2;
-  const basePort = options.basePort ?? 50051;
-  const gatewayPort = options.gatewayPort ?? 8080;
-  const host = "127.0.0.1";
+  const n = options.instances ?? defaults.START_INSTANCES;
+  const basePort = options.basePort ?? defaults.INSTANCE_PORT;
+  const gatewayPort = options.gatewayPort ?? defaults.GATEWAY_PORT;
+  const host = defaults.HOST;
   const ports = Array.from({ length: n }, (_, i) => (basePort === 0 ? 0 : basePort + i));
   for (const p of [...ports, gatewayPort]) {
     if (p !== 0 && !portFree(host, p)) {
@@ -102,7 +86,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const store = new CassandraStore({
       contactPoints: up.contactPoints,
       localDataCenter: up.localDataCenter,
-      keyspace: KEYSPACE,
+      keyspace: defaults.KEYSPACE,
     });
     try {
       const t0 = performance.now();
@@ -125,26 +109,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   const childLog = options.childLog;
   try {
-    const cassandraFlags = [
-      "--cassandra-contact-points",
-      up.contactPoints.join(","),
-      "--cassandra-local-dc",
-      up.localDataCenter,
-    ];
-    const instances = ports.map((port, i) =>
-      spawnService(`data-service-${i + 1}`, "server/main.ts", [
-        "--host",
+    const instances = ports.map((port, i) => {
+      const name = `data-service-${i + 1}`;
+      return spawnInstance(name, {
         host,
-        "--port",
-        String(port),
-        "--worker-id",
-        String(i + 1),
-        ...cassandraFlags,
-        ...(options.serveArgs ?? []),
-      ], { onLine: childLog && ((l) => childLog(`data-service-${i + 1}`, l)) })
-    );
+        port,
+        workerId: i + 1,
+        cassandra: up,
+        extraArgs: options.serveArgs,
+        onLine: childLog && ((l) => childLog(name, l)),
+      });
+    });
     children.push(...instances);
-    const instanceUrls = await Promise.all(instances.map((c) => waitReady(c, "/readyz")));
+    const instanceUrls = await Promise.all(instances.map((c) => c.ready("/readyz")));
     const targets = instanceUrls.map((u) => new URL(u).host);
     const gateway = spawnService("gateway", "router/gateway.ts", [
       "--host",
@@ -155,7 +132,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       targets.join(","),
     ], { onLine: childLog && ((l) => childLog("gateway", l)) });
     children.push(gateway);
-    const gatewayUrl = await waitReady(gateway, "/healthz");
+    const gatewayUrl = await gateway.ready("/healthz");
     return { gatewayUrl, instanceUrls, targets, children, close: stopAll };
   } catch (err) {
     await stopAll();
@@ -163,65 +140,67 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
 }
 
-const HELP = `Usage: deno task start [options]
-
-Starts the whole local stack: Cassandra (if none answers), demo data, data-service
-instances and the routing gateway. Ctrl-C stops what it started (Cassandra stays up;
-stop it with 'deno task db down').
-
-Options:
-  --instances N      data-service instances (default 2)
-  --base-port P      port of the first instance, the others follow (default 50051)
-  --gateway-port P   gateway port (default 8080)
-  --nodes 1|3        Cassandra nodes, if it has to be started (default 1)
-  --no-demo          do not load demo data into an empty keyspace
-  --no-coalesce      start the instances with coalescing off
-  --quiet            do not print the children's logs
-  --help             print this help
-`;
+/** The command `deno task start`. */
+export const START = defineCommand({
+  name: "start",
+  summary: `Starts the whole local stack: bundles the dashboard, then Cassandra (if none answers),
+demo data, data-service instances and the routing gateway. Ctrl-C stops what it started
+(Cassandra stays up; stop it with 'deno task db down').`,
+  flags: [
+    {
+      name: "instances",
+      type: "int",
+      min: 1,
+      max: 64,
+      default: defaults.START_INSTANCES,
+      help: "data-service instances",
+    },
+    {
+      name: "base-port",
+      type: "int",
+      min: 1,
+      max: 65535,
+      default: defaults.INSTANCE_PORT,
+      arg: "P",
+      help: "port of the first instance, the others follow",
+    },
+    {
+      name: "gateway-port",
+      type: "int",
+      min: 1,
+      max: 65535,
+      default: defaults.GATEWAY_PORT,
+      arg: "P",
+      help: "gateway port",
+    },
+    {
+      name: "nodes",
+      type: "int",
+      min: 1,
+      max: 3,
+      arg: "1|3",
+      help: "Cassandra nodes, if it has to be started",
+      defaultHelp: "1",
+    },
+    { name: "no-demo", type: "bool", help: "do not load demo data into an empty keyspace" },
+    { name: "no-coalesce", type: "bool", help: "start the instances with coalescing off" },
+    { name: "quiet", type: "bool", help: "do not print the children's logs" },
+  ],
+});
 
 if (import.meta.main) {
-  let values;
-  try {
-    values = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        instances: { type: "string", default: "2" },
-        "base-port": { type: "string", default: "50051" },
-        "gateway-port": { type: "string", default: "8080" },
-        nodes: { type: "string" },
-        "no-demo": { type: "boolean", default: false },
-        "no-coalesce": { type: "boolean", default: false },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    }).values;
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}\n\n${HELP}`);
-    Deno.exit(2);
-  }
-  if (values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  const int = (name: string, v: string | undefined, min: number, max: number) => {
-    const x = Number(v);
-    if (v === undefined) return undefined;
-    if (!Number.isInteger(x) || x < min || x > max) {
-      console.error(`error: --${name} must be an integer in ${min}..${max}, got ${v}`);
-      Deno.exit(2);
-    }
-    return x;
-  };
+  const parsed = parseOrExitCode(START, Deno.args);
+  if (typeof parsed === "number") Deno.exit(parsed);
+  const values = parsed.values;
   const t0 = performance.now();
   let stack: Stack;
   try {
+    await buildDashboard();
     stack = await startStack({
-      instances: int("instances", values.instances, 1, 64),
-      basePort: int("base-port", values["base-port"], 1, 65535),
-      gatewayPort: int("gateway-port", values["gateway-port"], 1, 65535),
-      nodes: int("nodes", values.nodes, 1, 3),
+      instances: values.instances,
+      basePort: values["base-port"],
+      gatewayPort: values["gateway-port"],
+      nodes: values.nodes,
       demo: !values["no-demo"],
       serveArgs: values["no-coalesce"] ? ["--no-coalesce"] : [],
       childLog: values.quiet ? undefined : (name, line) => console.error(`[${name}] ${line}`),
@@ -242,21 +221,17 @@ try:
   deno task load --channels 20 --requests 10000
 
 Ctrl-C stops the gateway and the instances (Cassandra stays up: deno task db down).`);
+  const shutdown = onShutdown({
+    onFirst: async () => {
+      console.error("stopping...");
+      await stack.close();
+    },
+  });
   for (const c of stack.children) {
     c.exited.then((code) => {
-      if (!stopping) {
+      if (!shutdown.signalled) {
         console.error(`warning: ${c.name} exited with code ${code}; the router fails over`);
       }
     });
   }
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) Deno.exit(130);
-    stopping = true;
-    console.error("stopping...");
-    await stack.close();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
 }

@@ -2,7 +2,7 @@
  * `deno task db`: a local Apache Cassandra without Docker (see `cluster.ts`).
  *
  * ```sh
- * deno task db up [--nodes 1|3] [--timeout SECONDS]
+ * deno task db up [--nodes 1|3] [--timeout D]   # D: 90s, 2m; a bare number is seconds
  * deno task db status        # exit 0 if up, 3 if down
  * deno task db logs [NODE] [--lines N] [--nodes N] [--stdout]
  * deno task db down
@@ -11,7 +11,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   clean,
   clusterDir,
@@ -28,16 +27,19 @@ import {
   status,
   tailFile,
 } from "./cluster.ts";
+import { defineCommand, FlagError, helpText, parseCommand, usageError } from "../lib/flags.ts";
 import { seconds } from "./logs.ts";
 
-/** Help text of `deno task db --help`. */
-export const USAGE = `Usage: deno task db <command> [options]
-
-A real Apache Cassandra for development and tests. Uses docker compose when a
+/** The command `deno task db`: its commands, flags and help. */
+export const DB = defineCommand({
+  name: "db",
+  usage: "deno task db <command> [options]",
+  positionals: true,
+  summary: `A real Apache Cassandra for development and tests. Uses docker compose when a
 Docker engine answers, else runs Cassandra ${DEFAULT_VERSION} from Maven jars on JDK 17.
 
 Commands:
-  up [--nodes N] [--timeout S]  start (or reuse) a cluster of N nodes (1..${MAX_NODES}, default: the
+  up [--nodes N] [--timeout D]  start (or reuse) a cluster of N nodes (1..${MAX_NODES}, default: the
                                 running one, else 1) on 127.0.0.1..N, wait until ready,
                                 apply the schema, print the contact points
   status                        nodes, pids, CQL ports; exit 0 if up, 3 if down
@@ -45,22 +47,34 @@ Commands:
        [--nodes N] [--stdout]   of the N-node cluster (default: running / last started);
                                 --stdout: the JVM's stdout.log instead
   down                          stop the Cassandra processes started by up
-  clean                         down, then delete the clusters' data (keeps the jars)
-
-Options:
-  -n, --nodes N     cluster size
-  -t, --timeout S   seconds each node may take to start (default ${DEFAULT_TIMEOUT_MS / 1000})
-  -l, --lines N     lines for logs
-  -h, --help        this help
-
-Environment:
+  clean                         down, then delete the clusters' data (keeps the jars)`,
+  flags: [
+    { name: "nodes", short: "n", type: "int", min: 1, max: MAX_NODES, help: "cluster size" },
+    {
+      name: "timeout",
+      short: "t",
+      type: "duration",
+      bare: "s",
+      min: 1000,
+      max: 3_600_000,
+      default: DEFAULT_TIMEOUT_MS,
+      help: "time each node may take to start",
+    },
+    { name: "lines", short: "l", type: "int", min: 1, max: 100_000, help: "lines for logs" },
+    { name: "stdout", type: "bool", help: "logs: the JVM's stdout.log" },
+  ],
+  epilogue: `Environment:
   CASSANDRA_CONTACT_POINTS, CASSANDRA_LOCAL_DC  use your own Cassandra (up only checks it
                                                 answers and applies the schema)
   CASSANDRA_VERSION (default ${DEFAULT_VERSION}), CASSANDRA_HEAP (-Xmx, default 1G for 1 node,
   768M for more), CASSANDRA_HEAP_MIN (-Xms, default 256M), CASSANDRA_JVM_OPTS, JAVA17_HOME,
   DB_STATE_DIR (default <repo>/.cassandra), DB_MODE (auto | java | docker)
 
-Exit codes: 0 ok, 1 failure, 2 usage error, 3 status: down.`;
+Exit codes: 0 ok, 1 failure, 2 usage error, 3 status: down.`,
+});
+
+/** Help text of `deno task db --help`. */
+export const USAGE: string = helpText(DB);
 
 /** A parsed command line. */
 export type Command =
@@ -71,60 +85,40 @@ export type Command =
   | { command: "status" }
   | { command: "logs"; node: number; nodes?: number; lines: number; stdout: boolean };
 
-function intArg(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new DbError(
-      `--${name} must be an integer in ${min}..${max} (got ${JSON.stringify(v)})`,
-      2,
-    );
-  }
-  return Number(v);
-}
+const COMMANDS = ["up", "down", "clean", "status", "logs"] as const;
 
 /** Parses the arguments of `db/main.ts`; throws {@link DbError} (exit code 2) on misuse. */
 export function parseCli(args: string[]): Command {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        nodes: { type: "string", short: "n" },
-        timeout: { type: "string", short: "t" },
-        lines: { type: "string", short: "l" },
-        stdout: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseCommand(DB, args);
   } catch (e) {
-    throw new DbError(`${(e as Error).message}\nRun: deno task db --help`, 2);
+    if (!(e instanceof FlagError)) throw e;
+    throw new DbError(e.message, 2);
   }
-  const { values: v, positionals: [cmd, ...rest] } = parsed;
-  if (v.help || cmd === "help") return { command: "help" };
-  const allowed: Record<string, string[]> = {
+  if (parsed.help) return { command: "help" };
+  const { values: v, positionals: [cmd, ...rest], given } = parsed;
+  if (cmd === "help") return { command: "help" };
+  const allowed: Record<typeof COMMANDS[number], string[]> = {
     up: ["nodes", "timeout"],
     down: [],
     clean: [],
     status: [],
     logs: ["nodes", "lines", "stdout"],
   };
-  if (cmd === undefined) throw new DbError(`Missing command.\n\n${USAGE}`, 2);
+  if (cmd === undefined) throw new DbError(`Missing command: one of ${COMMANDS.join(", ")}`, 2);
   if (!(cmd in allowed)) {
-    throw new DbError(`Unknown command ${JSON.stringify(cmd)}.\n\n${USAGE}`, 2);
+    throw new DbError(`Unknown command ${JSON.stringify(cmd)}: one of ${COMMANDS.join(", ")}`, 2);
   }
-  const bad = Object.keys(v).filter((k) => !allowed[cmd].includes(k));
+  const bad = [...given].filter((k) => !allowed[cmd as keyof typeof allowed].includes(k));
   if (bad.length) throw new DbError(`db ${cmd} takes no --${bad.join(", --")}`, 2);
   if (rest.length > (cmd === "logs" ? 1 : 0)) {
     throw new DbError(`Unexpected argument ${JSON.stringify(rest.at(-1))} for db ${cmd}`, 2);
   }
-  const nodes = intArg("nodes", v.nodes, 1, MAX_NODES);
+  const nodes = v.nodes;
   switch (cmd) {
-    case "up": {
-      const t = intArg("timeout", v.timeout, 1, 3600);
-      return { command: "up", nodes, timeoutMs: t === undefined ? undefined : t * 1000 };
-    }
+    case "up":
+      return { command: "up", nodes, timeoutMs: given.has("timeout") ? v.timeout : undefined };
     case "logs": {
       const node = rest[0] === undefined ? 1 : Number(rest[0].replace(/^node/, ""));
       if (!Number.isInteger(node) || node < 1 || node > MAX_NODES) {
@@ -133,13 +127,7 @@ export function parseCli(args: string[]): Command {
       if (nodes !== undefined && node > nodes) {
         throw new DbError(`node ${node} is not in a ${nodes}-node cluster`, 2);
       }
-      return {
-        command: "logs",
-        node,
-        nodes,
-        lines: intArg("lines", v.lines, 1, 100_000) ?? 40,
-        stdout: !!v.stdout,
-      };
+      return { command: "logs", node, nodes, lines: v.lines ?? 40, stdout: v.stdout };
     }
     default:
       return { command: cmd as "down" | "clean" | "status" };
@@ -218,7 +206,10 @@ if (import.meta.main) {
   try {
     code = await main(Deno.args);
   } catch (e) {
-    if (e instanceof DbError) {
+    if (e instanceof DbError && e.exitCode === 2) {
+      // A usage error: the one line and hint of every command.
+      code = usageError(DB, new FlagError(e.message));
+    } else if (e instanceof DbError) {
       console.error(`db: ${e.message}`);
       code = e.exitCode;
     } else {

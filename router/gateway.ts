@@ -12,17 +12,19 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { createClient, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatService } from "../gen/messages/messages_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
+import * as defaults from "../lib/defaults.ts";
+import { defineCommand, FlagError, parseOrExitCode, usageError } from "../lib/flags.ts";
+import { onShutdown } from "../lib/shutdown.ts";
 import { withCors } from "../server/cors.ts";
 import { healthService, Readiness } from "../server/health.ts";
 import { createLogger } from "../server/log.ts";
 import { type NodeRequest, type NodeResponse, serveOnePort } from "../server/one_port.ts";
-import { createNodeRoutingTransport, instancesFromEnv } from "./node.ts";
+import { createNodeRoutingTransport, DATA_SERVICES_ENV } from "./node.ts";
 import type { RoutingTransport } from "./transport.ts";
 
 /** Options of {@link startGateway}. */
@@ -160,16 +162,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         healthService(readiness, [MessagesService.typeName, CompatService.typeName]),
       );
     },
-    readMaxBytes: options.readMaxBytes ?? 65536,
+    readMaxBytes: options.readMaxBytes ?? defaults.READ_MAX_BYTES,
     fallback: ((req: NodeRequest, res: NodeResponse) => void fallback(req, res)) as never,
     shutdownSignal: shutdown.signal,
   });
   const server = await serveOnePort({
-    hostname: options.host ?? "127.0.0.1",
+    hostname: options.host ?? defaults.HOST,
     port: options.port,
-    handler: withCors(options.corsOrigins ?? ["localhost"], adapter),
+    handler: withCors(options.corsOrigins ?? [...defaults.CORS_ORIGINS], adapter),
     shutdownController: shutdown,
-    limits: { maxConcurrentStreams: 4096 },
+    limits: { maxConcurrentStreams: defaults.HTTP2_MAX_STREAMS },
   });
   selfUrl = server.url;
   log.info("listening", {
@@ -190,89 +192,91 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 }
 
-const HELP = `Usage: deno task gateway [options]
-
-Serves the data-services API on one port (gRPC, gRPC-web, Connect; CORS) and forwards
+/** The command `deno task gateway`. */
+export const GATEWAY = defineCommand({
+  name: "gateway",
+  summary: `Serves the data-services API on one port (gRPC, gRPC-web, Connect; CORS) and forwards
 each call to the instance that owns its channel (jump consistent hash, health-aware
-failover). Serves the dashboard at /.
-
-Options:
-  --host H            address to listen on (default 127.0.0.1)  [env HOST]
-  --port P            port (default 8080)  [env PORT]
-  --targets LIST      ordered host:port,... of the instances, or one DNS name
-                      re-resolved every 5 s: dns:///data-services.default.svc:50051
-                      (A/AAAA records, sorted) or dns+srv:///_grpc._tcp.NAME (SRV)
-                      [env DATA_SERVICES]
-  --targets-file F    file with the list (one per line or comma-separated), re-read on change
-  --protocol P        grpc | connect | grpc-web towards the instances (default grpc)
-  --cors-origins L    allowed browser origins (default localhost)  [env CORS_ORIGINS]
-  --help              print this help
-`;
+failover). Serves the dashboard at /.`,
+  flags: [
+    {
+      name: "host",
+      env: "HOST",
+      type: "string",
+      default: defaults.HOST,
+      help: "address to listen on",
+    },
+    {
+      name: "port",
+      env: "PORT",
+      type: "int",
+      min: 0,
+      max: 65535,
+      default: defaults.GATEWAY_PORT,
+      arg: "P",
+      help: "port",
+    },
+    {
+      name: "targets",
+      env: DATA_SERVICES_ENV,
+      type: "list",
+      help: "ordered host:port,... of the instances, or one DNS name re-resolved every\n" +
+        "5 s: dns:///data-services.default.svc:50051 (A/AAAA records, sorted) or\n" +
+        "dns+srv:///_grpc._tcp.NAME (SRV)",
+    },
+    {
+      name: "targets-file",
+      type: "string",
+      arg: "F",
+      help: "file with the list (one per line or comma-separated), re-read on change",
+    },
+    {
+      name: "protocol",
+      type: "enum",
+      choices: ["grpc", "connect", "grpc-web"],
+      default: "grpc",
+      help: "towards the instances",
+    },
+    {
+      name: "cors-origins",
+      env: "CORS_ORIGINS",
+      type: "list",
+      default: defaults.CORS_ORIGINS,
+      arg: "L",
+      help: "allowed browser origins",
+    },
+  ],
+});
 
 if (import.meta.main) {
-  let values;
-  try {
-    values = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        host: { type: "string", default: Deno.env.get("HOST") ?? "127.0.0.1" },
-        port: { type: "string", default: Deno.env.get("PORT") ?? "8080" },
-        targets: { type: "string" },
-        "targets-file": { type: "string" },
-        protocol: { type: "string", default: "grpc" },
-        "cors-origins": { type: "string", default: Deno.env.get("CORS_ORIGINS") ?? "localhost" },
-        help: { type: "boolean", default: false },
-      },
-    }).values;
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}\n\n${HELP}`);
-    Deno.exit(2);
-  }
-  if (values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  const port = Number(values.port);
-  const protocol = values.protocol;
-  const targets = values.targets?.split(",").map((s) => s.trim()).filter(Boolean) ??
-    (values["targets-file"] ? undefined : instancesFromEnv());
-  const fail = (msg: string) => {
-    console.error(`error: ${msg}\n\nRun with --help for the options.`);
-    Deno.exit(2);
-  };
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    fail(`--port must be 0..65535, got ${values.port}`);
-  }
-  if (protocol !== "grpc" && protocol !== "connect" && protocol !== "grpc-web") {
-    fail(`--protocol must be grpc, connect or grpc-web, got ${protocol}`);
-  }
-  if (!targets?.length && !values["targets-file"]) {
-    fail("no instances: give --targets, --targets-file or DATA_SERVICES");
+  const parsed = parseOrExitCode(GATEWAY, Deno.args);
+  if (typeof parsed === "number") Deno.exit(parsed);
+  const values = parsed.values;
+  const targetsFile = values["targets-file"];
+  const targets = values.targets?.length ? values.targets : undefined;
+  if (!targets && !targetsFile) {
+    Deno.exit(usageError(
+      GATEWAY,
+      new FlagError("no instances: give --targets, --targets-file or DATA_SERVICES"),
+    ));
   }
   let gw: Gateway;
   try {
     gw = await startGateway({
       host: values.host,
-      port,
-      targets,
-      targetsFile: values["targets-file"],
-      protocol: protocol as "grpc",
-      corsOrigins: values["cors-origins"].split(",").map((s) => s.trim()).filter(Boolean),
+      port: values.port,
+      // A file, when given, replaces DATA_SERVICES (an explicit --targets still wins).
+      targets: targetsFile && !parsed.given.has("targets") ? undefined : targets,
+      targetsFile,
+      protocol: values.protocol,
+      corsOrigins: values["cors-origins"],
     });
   } catch (err) {
     const e = err as Error & { code?: string };
     console.error(
-      `error: ${e.code === "EADDRINUSE" ? `port ${port} is already in use` : e.message}`,
+      `error: ${e.code === "EADDRINUSE" ? `port ${values.port} is already in use` : e.message}`,
     );
     Deno.exit(1);
   }
-  let stopping = false;
-  const stop = () => {
-    if (stopping) Deno.exit(130);
-    stopping = true;
-    gw.close().then(() => Deno.exit(0), () => Deno.exit(1));
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  onShutdown({ onFirst: () => gw.close() });
 }

@@ -43,8 +43,8 @@ Deno.test("bad values are ConfigErrors that name the flag", () => {
 Deno.test("help lists every flag and its environment variable", () => {
   const h = helpText();
   for (const o of OPTIONS) {
-    assert.ok(h.includes(`--${o.flag}`), o.flag);
-    if (o.env) assert.ok(h.includes(o.env), o.env);
+    assert.ok(h.includes(`--${o.name}`), o.name);
+    if ("env" in o && o.env) assert.ok(h.includes(o.env), o.env);
   }
 });
 

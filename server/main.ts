@@ -7,23 +7,15 @@
  *
  * @module
  */
-import { ConfigError, helpText, parseConfig } from "./config.ts";
+import { answerHelpAndErrors } from "../lib/flags.ts";
+import { onShutdown } from "../lib/shutdown.ts";
+import { parseConfig, SERVE } from "./config.ts";
 import { startDataService } from "./app.ts";
 import { createLogger } from "./log.ts";
 
 if (import.meta.main) {
-  let config;
-  try {
-    config = parseConfig(Deno.args);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(`error: ${err.message}\nRun with --help for the list of options.`);
-    Deno.exit(2);
-  }
-  if (config.help) {
-    console.log(helpText());
-    Deno.exit(0);
-  }
+  const config = answerHelpAndErrors(SERVE, () => parseConfig(Deno.args));
+  if (typeof config === "number") Deno.exit(config);
   const log = createLogger({ service: "data-service", port: config.port });
   let service;
   try {
@@ -36,18 +28,16 @@ if (import.meta.main) {
     log.error("failed to start", { error: msg });
     Deno.exit(1);
   }
-  let stopping = false;
-  const onSignal = (signal: Deno.Signal) => () => {
-    if (stopping) {
-      log.warn("second signal: exiting now", { signal });
-      Deno.exit(130);
-    }
-    stopping = true;
-    log.info("draining", { signal, drainMs: config.drainMs });
-    service.close().then(() => Deno.exit(0), (err) => {
-      log.error("shutdown failed", { error: err });
-      Deno.exit(1);
-    });
-  };
-  for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, onSignal(s));
+  onShutdown({
+    onFirst: async (signal) => {
+      log.info("draining", { signal, drainMs: config.drainMs });
+      try {
+        await service.close();
+      } catch (err) {
+        log.error("shutdown failed", { error: err });
+        return 1;
+      }
+    },
+    onSecond: (signal) => log.warn("second signal: exiting now", { signal }),
+  });
 }

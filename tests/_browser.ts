@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createClient } from "@connectrpc/connect";
 import { type Browser, chromium } from "playwright-core";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
+import { buildDashboard } from "../web/build.ts";
 import { transportFor } from "./_util.ts";
 
 /** Debian's Chromium (`apt-get install chromium`; `.ci/run` installs it). */
@@ -16,15 +17,7 @@ const root = new URL("../", import.meta.url);
 const path = (p: string) => new URL(p, root).pathname;
 
 /** Builds `web/dist/app.js` the way the `web:build` task does. */
-export async function buildBundle(): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--platform=browser", "-o", "web/dist/app.js", "web/app.ts"],
-    cwd: path("."),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, `deno bundle failed:\n${new TextDecoder().decode(out.stderr)}`);
-}
+export const buildBundle: () => Promise<void> = buildDashboard;
 
 /** Launches headless Chromium, with a clear message when it is not installed. */
 export async function launchBrowser(): Promise<Browser> {

@@ -16,6 +16,10 @@ import { type ClusterInfo, contactPoints } from "../db/cluster.ts";
 import { type DataService, startDataService } from "../server/app.ts";
 import { parseConfig } from "../server/config.ts";
 import { createLogger } from "../server/log.ts";
+import { WaitTimeoutError, withTimeout } from "../lib/wait.ts";
+
+/** How long an instance may take to become ready against the test Cassandra. */
+export const READY_TIMEOUT_MS = 30_000;
 
 /** Where the test Cassandra is; fails with a hint when none runs. */
 export async function cassandraInfo(): Promise<ClusterInfo> {
@@ -45,11 +49,20 @@ export async function startInstance(
   ], () => undefined);
   const log = createLogger({ test: true }, { level: "error" });
   const service = await startDataService(config, { log, probeIntervalMs: 200 });
-  if (opts.waitReady ?? true) {
-    if (!service.readiness.ready) {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      const off = service.readiness.onChange(() => service.readiness.ready && resolve());
-      await promise;
+  if ((opts.waitReady ?? true) && !service.readiness.ready) {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const off = service.readiness.onChange(() => service.readiness.ready && resolve());
+    try {
+      await withTimeout(
+        promise,
+        READY_TIMEOUT_MS,
+        `instance ${service.url} to be ready against Cassandra at ${info.contactPoints}`,
+      );
+    } catch (err) {
+      await service.close(0);
+      if (!(err instanceof WaitTimeoutError)) throw err;
+      throw new WaitTimeoutError(`${err.message} (last reason: ${service.readiness.reason})`);
+    } finally {
       off();
     }
   }

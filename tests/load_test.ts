@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { runLoad } from "../cli/load.ts";
-import { formatText } from "../cli/report.ts";
+import { formatText } from "../cli/report_text.ts";
 import { startInstance } from "./_util.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { spawnService } from "../cli/child.ts";
-import { cassandraInfo } from "./_util.ts";
+import { withTimeout } from "../lib/wait.ts";
+import { cassandraInfo, READY_TIMEOUT_MS } from "./_util.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -46,8 +47,12 @@ Deno.test({
       "3000",
     ], { onLine: (line) => line.includes('"msg":"ready"') && ready.resolve() });
     try {
-      const url = await child.listening;
-      await ready.promise;
+      const url = await withTimeout(child.listening, READY_TIMEOUT_MS, "deno task serve to listen");
+      await withTimeout(
+        ready.promise,
+        READY_TIMEOUT_MS,
+        `deno task serve at ${url} to log "ready"`,
+      );
       const r = await fetch(`${url}/readyz`);
       await r.body?.cancel();
       assert.equal(r.status, 200);
@@ -59,7 +64,10 @@ Deno.test({
       assert.equal(stats.status, 200);
       await stats.body?.cancel();
       Deno.kill(child.pid, "SIGTERM");
-      assert.equal(await child.exited, 0);
+      assert.equal(
+        await withTimeout(child.exited, 10_000, "deno task serve to exit after SIGTERM"),
+        0,
+      );
       const logs = child.tail().map((l) => JSON.parse(l));
       const msgs = logs.map((l) => l.msg);
       assert.ok(msgs.includes("draining"), msgs.join(", "));

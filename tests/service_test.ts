@@ -1,16 +1,16 @@
 /**
  * Integration tests of a data-service instance against the real Cassandra:
- * every RPC through every protocol and HTTP version, coalescing under 1,000
- * identical concurrent reads, Cassandra failures, bad input, CORS, health and
- * metrics.
+ * every RPC through every protocol and HTTP version, history across time
+ * buckets, coalescing under 1,000 identical concurrent reads, Cassandra
+ * failures and a missing schema. What needs no database (bad input, CORS,
+ * health and metrics, getAndResetMetrics, hang-ups, a failed start) is
+ * tested over a MemoryStore in server/app_test.ts.
  *
  * Sanitizers are off: cassandra-driver and node:http keep-alive agents hold
  * sockets and timers beyond a test's body by design; every test closes what
  * it opened in `finally`.
  */
 import assert from "node:assert/strict";
-import http2 from "node:http2";
-import { once } from "node:events";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatService } from "../gen/messages/messages_pb.ts";
@@ -18,16 +18,15 @@ import {
   Health,
   HealthCheckResponse_ServingStatus as Status,
 } from "../gen/grpc/health/v1/health_pb.ts";
-import { startDataService } from "../server/app.ts";
-import { parseConfig } from "../server/config.ts";
-import { createLogger } from "../server/log.ts";
-import { CassandraStore, type MessageStore } from "../server/store.ts";
+import { CassandraStore } from "../server/store.ts";
 import { BUCKET_MS, firstIdAt } from "../server/snowflake.ts";
+import { withTimeout } from "../lib/wait.ts";
 import {
   cassandraInfo,
   FAST_PROTOCOLS,
   PROTOCOLS,
   randomChannel,
+  READY_TIMEOUT_MS,
   startInstance,
   transportFor,
 } from "./_util.ts";
@@ -301,260 +300,6 @@ Deno.test({
 });
 
 Deno.test({
-  name: "bad input gets the right code and the server keeps serving",
-  ...opts,
-  async fn() {
-    const svc = await startInstance(["--read-max-bytes", "2048"]);
-    const rpc = `${svc.url}/dataservices.v1.MessagesService/GetMessages`;
-    const post = async (url: string, body: BodyInit, type = "application/json") => {
-      const r = await fetch(url, { method: "POST", headers: { "content-type": type }, body });
-      return { status: r.status, body: await r.text() };
-    };
-    try {
-      let r = await post(rpc, "{not json");
-      assert.equal(r.status, 400);
-      assert.equal(JSON.parse(r.body).code, "invalid_argument");
-
-      r = await post(rpc, '{"channelId":"abc"}');
-      assert.equal(JSON.parse(r.body).code, "invalid_argument");
-
-      // Unknown JSON fields are ignored (forward compatibility, as in binary protobuf).
-      r = await post(rpc, JSON.stringify({ channelId: String(randomChannel()), newerField: 1 }));
-      assert.equal(r.status, 200, r.body);
-
-      r = await post(rpc, "hello", "text/plain");
-      assert.equal(r.status, 415);
-
-      r = await post(
-        `${svc.url}/dataservices.v1.MessagesService/CreateMessage`,
-        JSON.stringify({ channelId: "1", authorId: "1", content: "x".repeat(5000) }),
-      );
-      assert.equal(JSON.parse(r.body).code, "resource_exhausted");
-
-      r = await post(`${svc.url}/dataservices.v1.MessagesService/NoSuchMethod`, "{}");
-      assert.equal(r.status, 404);
-      assert.equal(JSON.parse(r.body).code, "unimplemented");
-
-      r = await post(rpc, JSON.stringify({ channelId: "1", limit: 500 }));
-      assert.equal(JSON.parse(r.body).code, "invalid_argument");
-      assert.match(JSON.parse(r.body).message, /limit must be 1\.\.100/);
-
-      // gRPC with a garbage frame
-      const { transport, close } = transportFor(svc.url, "grpc/h2");
-      try {
-        const api = createClient(MessagesService, transport);
-        await rejectsWith(api.getMessages({ channelId: -1n }), Code.InvalidArgument);
-        // A gRPC client calling a method this server does not have: UNIMPLEMENTED.
-        const session = http2.connect(svc.url);
-        try {
-          const stream = session.request({
-            ":method": "POST",
-            ":path": "/nope.v1.Nothing/Call",
-            "content-type": "application/grpc",
-            te: "trailers",
-          });
-          stream.end(new Uint8Array(5));
-          const [headers] = await once(stream, "response");
-          assert.equal(headers["grpc-status"], String(Code.Unimplemented));
-        } finally {
-          session.destroy();
-        }
-        // still serving after all of the above
-        const ok = await api.getMessages({ channelId: randomChannel() });
-        assert.deepEqual(ok.messages, []);
-      } finally {
-        close();
-      }
-    } finally {
-      await svc.close(1000);
-    }
-  },
-});
-
-Deno.test({
-  name: "CORS: allowed origins get headers and preflights, others do not",
-  ...opts,
-  async fn() {
-    const svc = await startInstance(["--cors-origins", "localhost,https://app.example"]);
-    const rpc = `${svc.url}/dataservices.v1.MessagesService/GetStats`;
-    try {
-      const pre = await fetch(rpc, {
-        method: "OPTIONS",
-        headers: {
-          origin: "http://localhost:5173",
-          "access-control-request-method": "POST",
-          "access-control-request-headers": "content-type,x-grpc-web,x-user-agent",
-        },
-      });
-      await pre.body?.cancel();
-      assert.equal(pre.status, 204);
-      assert.equal(pre.headers.get("access-control-allow-origin"), "http://localhost:5173");
-      assert.match(pre.headers.get("access-control-allow-headers") ?? "", /x-grpc-web/i);
-
-      const ok = await fetch(rpc, {
-        method: "POST",
-        headers: { origin: "https://app.example", "content-type": "application/json" },
-        body: "{}",
-      });
-      await ok.body?.cancel();
-      assert.equal(ok.headers.get("access-control-allow-origin"), "https://app.example");
-      assert.match(ok.headers.get("access-control-expose-headers") ?? "", /grpc-status/i);
-
-      const evil = await fetch(rpc, {
-        method: "POST",
-        headers: { origin: "https://evil.example", "content-type": "application/json" },
-        body: "{}",
-      });
-      await evil.body?.cancel();
-      assert.equal(evil.headers.get("access-control-allow-origin"), null);
-    } finally {
-      await svc.close(1000);
-    }
-  },
-});
-
-Deno.test({
-  name: "health, readiness and Prometheus metrics over HTTP",
-  ...opts,
-  async fn() {
-    const svc = await startInstance();
-    try {
-      const { transport, close } = transportFor(svc.url, "connect-json/h1");
-      try {
-        const api = createClient(MessagesService, transport);
-        await rejectsWith(api.getMessage({ channelId: 1n, messageId: 1n }), Code.NotFound);
-      } finally {
-        close();
-      }
-      const ready = await fetch(`${svc.url}/readyz`);
-      assert.equal(ready.status, 200);
-      await ready.body?.cancel();
-      const m = await fetch(`${svc.url}/metrics`);
-      const text = await m.text();
-      assert.match(m.headers.get("content-type") ?? "", /text\/plain/);
-      assert.match(
-        text,
-        /grpc_server_handled_total\{grpc_type="unary",grpc_service="dataservices.v1.MessagesService",grpc_method="GetMessage",grpc_code="NotFound"\} 1/,
-      );
-      assert.match(text, /dataservices_queries_total\{op="get_message"\} 1/);
-      assert.match(text, /grpc_server_handling_seconds_bucket/);
-      assert.match(text, /dataservices_flights_in_progress 0/);
-    } finally {
-      await svc.close(1000);
-    }
-  },
-});
-
-Deno.test({
-  name: "getAndResetMetrics returns counts since its previous call; GetStats never resets",
-  ...opts,
-  async fn() {
-    const svc = await startInstance();
-    const { transport, close } = transportFor(svc.url, "grpc/h2");
-    try {
-      const api = createClient(MessagesService, transport);
-      const compat = createClient(CompatService, transport);
-      await compat.getAndResetMetrics({});
-      const channelId = randomChannel();
-      await api.getMessages({ channelId });
-      await api.getMessages({ channelId, limit: 3 });
-      const w1 = await compat.getAndResetMetrics({});
-      assert.equal(w1.totalRequests, 2n);
-      assert.equal(w1.queriesExecuted, 2n);
-      const w2 = await compat.getAndResetMetrics({});
-      assert.equal(w2.totalRequests, 0n);
-      const stats = await api.getStats({});
-      assert.equal(stats.requests, 2n, "GetStats keeps the cumulative count");
-    } finally {
-      close();
-      await svc.close(1000);
-    }
-  },
-});
-
-/** A store whose reads never finish (and a count of its closes), for tests that need no Cassandra. */
-function stuckStore(): MessageStore & { closed: number; pings: number } {
-  const never = () => new Promise<never>(() => {});
-  return {
-    closed: 0,
-    pings: 0,
-    getMessage: never,
-    getMessages: never,
-    createMessage: never,
-    ping() {
-      this.pings++;
-      return Promise.resolve();
-    },
-    close() {
-      this.closed++;
-      return Promise.resolve();
-    },
-  };
-}
-
-Deno.test({
-  name: "a client hanging up over HTTP/1.1 counts as canceled, not as an internal error",
-  ...opts,
-  async fn() {
-    const config = parseConfig(["--port", "0", "--worker-id", "1"], () => undefined);
-    const svc = await startDataService(config, {
-      store: stuckStore(),
-      log: createLogger({ test: true }, { level: "error" }),
-    });
-    try {
-      await assert.rejects(
-        fetch(`${svc.url}/dataservices.v1.MessagesService/GetMessage`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: '{"channelId":"1","messageId":"2"}',
-          signal: AbortSignal.timeout(100),
-        }),
-      );
-      // The server sees the hang-up when the socket closes.
-      for (let i = 0; i < 50 && (await svc.metrics.totals()).requests === 0; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const text = (await svc.metrics.exposition()).body;
-      assert.match(text, /grpc_method="GetMessage",grpc_code="Canceled"\} 1/);
-      assert.doesNotMatch(text, /grpc_code="Internal"/);
-      assert.equal(svc.coalescer.stats().waiters, 0);
-    } finally {
-      await svc.close(100);
-    }
-  },
-});
-
-Deno.test({
-  name: "a start that fails (unreadable TLS files) stops probing and closes the store",
-  ...opts,
-  async fn() {
-    const config = parseConfig([
-      "--port",
-      "0",
-      "--worker-id",
-      "1",
-      "--tls-cert",
-      "/nonexistent/cert.pem",
-      "--tls-key",
-      "/nonexistent/key.pem",
-    ], () => undefined);
-    const store = stuckStore();
-    await assert.rejects(
-      startDataService(config, {
-        store,
-        log: createLogger({ test: true }, { level: "error" }),
-        probeIntervalMs: 10,
-      }),
-      Deno.errors.NotFound,
-    );
-    const pings = store.pings;
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(store.pings, pings, "no probe after a failed start");
-    assert.equal(store.closed, 1, "the store is closed");
-  },
-});
-
-Deno.test({
   name: "readiness stays 503 when the keyspace has no messages table",
   ...opts,
   async fn() {
@@ -566,7 +311,7 @@ Deno.test({
       const { promise, resolve } = Promise.withResolvers<void>();
       const off = svc.readiness.onChange(resolve);
       if (svc.readiness.reason !== "store not probed yet") resolve();
-      await promise;
+      await withTimeout(promise, READY_TIMEOUT_MS, `the first store probe of ${svc.url}`);
       off();
       assert.equal(svc.readiness.ready, false);
       const r = await fetch(`${svc.url}/readyz`);

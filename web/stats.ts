@@ -1,19 +1,24 @@
 /**
- * Pure helpers of the dashboard (no DOM, no network), so they can be tested
- * in Deno: sums and differences of `GetStats` counters, latency percentiles
- * and histograms, per-second rates, and the page's configuration.
+ * The dashboard's arithmetic, apart from the DOM so it is unit-tested in Deno:
+ * `GetStats` counters of the fleet and their differences (with the restart
+ * rule of `lib/stats.ts`), per-second rates and the live series, the
+ * figures of a storm, an instance's state, the route line, and readable
+ * errors.
+ *
+ * Browser-safe: no DOM, no network, no `node:`.
  *
  * @module
  */
+import { Code } from "@connectrpc/connect";
+import {
+  type CounterDelta,
+  counterDelta,
+  type Counters,
+  type LatencySummary,
+  summarize,
+} from "../lib/stats.ts";
 
-/** The counters of `GetStats` the page uses, as plain numbers. */
-export interface Counters {
-  requests: number;
-  queries: number;
-  coalesced: number;
-  errors: number;
-  rejected: number;
-}
+export type { Counters };
 
 /** A counter snapshot of one instance, or why it could not be read. */
 export interface Snapshot {
@@ -27,8 +32,8 @@ export interface Snapshot {
   error?: string;
 }
 
-/** Counters that are all 0. */
-export function zeroCounters(): Counters {
+/** Counters that are all 0 (mutable, for sums). */
+export function zeroCounters(): { -readonly [K in keyof Counters]: number } {
   return { requests: 0, queries: 0, coalesced: 0, errors: 0, rejected: 0 };
 }
 
@@ -49,135 +54,62 @@ export function toCounters(s: {
   };
 }
 
-/** `after - before`, field by field. */
-export function subtract(after: Counters, before: Counters): Counters {
-  return {
-    requests: after.requests - before.requests,
-    queries: after.queries - before.queries,
-    coalesced: after.coalesced - before.coalesced,
-    errors: after.errors - before.errors,
-    rejected: after.rejected - before.rejected,
-  };
+/** What changed between two readings of one instance (undefined if either failed). */
+export function snapshotDelta(before: Snapshot, after: Snapshot): CounterDelta | undefined {
+  if (before.counters === undefined || after.counters === undefined) return undefined;
+  return counterDelta(
+    { ...before.counters, startedAtMs: before.startedAtMs },
+    { ...after.counters, startedAtMs: after.startedAtMs },
+  );
 }
 
 /** What changed between two rounds of snapshots of every instance. */
 export interface FleetDelta {
   /** Sum of the differences over the instances counted. */
   total: Counters;
-  /** Difference per instance id (only instances read both times without a restart). */
+  /** Difference per instance id (instances read both times). */
   perInstance: Map<string, Counters>;
-  /** Instances left out, with the reason (unreachable or restarted in between). */
+  /** Instances that restarted in between: counted from their restart. */
+  restarted: string[];
+  /** Instances left out, with the reason (not read both times). */
   skipped: { id: string; reason: string }[];
 }
 
 /**
- * Sums `after - before` over every instance that answered both rounds and did
- * not restart in between; lists the others in `skipped`.
+ * Sums the differences over every instance that answered both rounds (one
+ * that restarted in between counts from its restart, and is listed in
+ * `restarted`); lists the others in `skipped`.
  */
-export function fleetDelta(
-  before: readonly Snapshot[],
-  after: readonly Snapshot[],
-): FleetDelta {
+export function fleetDelta(before: readonly Snapshot[], after: readonly Snapshot[]): FleetDelta {
   const total = zeroCounters();
   const perInstance = new Map<string, Counters>();
+  const restarted: string[] = [];
   const skipped: { id: string; reason: string }[] = [];
   const earlier = new Map(before.map((s) => [s.id, s]));
   for (const a of after) {
     const b = earlier.get(a.id);
-    if (b?.counters === undefined || a.counters === undefined) {
-      skipped.push({
-        id: a.id,
-        reason: a.error ?? b?.error ?? "not read before the run",
-      });
+    const d = b && snapshotDelta(b, a);
+    if (d === undefined) {
+      skipped.push({ id: a.id, reason: a.error ?? b?.error ?? "not read before the run" });
       continue;
     }
-    if (b.startedAtMs !== a.startedAtMs) {
-      skipped.push({ id: a.id, reason: "restarted during the run" });
-      continue;
-    }
-    const d = subtract(a.counters, b.counters);
-    perInstance.set(a.id, d);
-    for (const k of Object.keys(total) as (keyof Counters)[]) total[k] += d[k];
+    if (d.restarted) restarted.push(a.id);
+    perInstance.set(a.id, d.counters);
+    for (const k of Object.keys(total) as (keyof Counters)[]) total[k] += d.counters[k];
   }
-  return { total, perInstance, skipped };
+  return { total, perInstance, restarted, skipped };
 }
 
-/** Latency summary of a run, in milliseconds. */
-export interface LatencySummary {
-  count: number;
-  min: number;
-  mean: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
+/** Per-second rates between two snapshots `dtMs` apart. */
+export interface Rates {
+  requests: number;
+  queries: number;
+  /** The share of requests coalesced, 0..1; null without requests. */
+  saved: number | null;
 }
 
-/**
- * The `q` quantile (0..1) of ascending `sorted` by the nearest-rank method:
- * the smallest value with at least `q` of the values at or below it.
- */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.max(1, Math.ceil(q * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1];
-}
-
-/** p50/p90/p99/max and friends of `samples` (any order; not modified). */
-export function summarize(samples: ArrayLike<number>): LatencySummary {
-  const sorted = Float64Array.from(samples).sort();
-  const n = sorted.length;
-  let sum = 0;
-  for (const v of sorted) sum += v;
-  return {
-    count: n,
-    min: n ? sorted[0] : NaN,
-    mean: n ? sum / n : NaN,
-    p50: quantile(sorted, 0.5),
-    p90: quantile(sorted, 0.9),
-    p99: quantile(sorted, 0.99),
-    max: n ? sorted[n - 1] : NaN,
-  };
-}
-
-/** A histogram: `counts[i]` values fell in `[edges[i], edges[i + 1])` (the last bin includes its upper edge). */
-export interface Histogram {
-  edges: number[];
-  counts: number[];
-}
-
-/**
- * Splits `[0, max]` into `bins` equal bins (a "nice" width: 1, 2 or 5 times a
- * power of ten) and counts `samples` in each.
- */
-export function histogram(samples: ArrayLike<number>, bins = 20): Histogram {
-  let max = 0;
-  for (let i = 0; i < samples.length; i++) max = Math.max(max, samples[i]);
-  const width = niceStep(max / bins || 1);
-  const n = Math.max(1, Math.ceil(max / width) || 1);
-  const edges = Array.from(
-    { length: n + 1 },
-    (_, i) => +(i * width).toPrecision(12),
-  );
-  const counts = new Array<number>(n).fill(0);
-  for (let i = 0; i < samples.length; i++) {
-    counts[Math.min(n - 1, Math.floor(samples[i] / width))]++;
-  }
-  return { edges, counts };
-}
-
-/** The smallest of 1, 2, 5 times a power of ten that is >= `x` (> 0). */
-export function niceStep(x: number): number {
-  const p = 10 ** Math.floor(Math.log10(x));
-  for (const m of [1, 2, 5, 10]) if (m * p >= x * (1 - 1e-12)) return m * p;
-  return 10 * p;
-}
-
-/** Per-second rates between two snapshots `dtMs` apart; `saved` is the share of requests coalesced (null without requests). */
-export function rates(
-  d: Counters,
-  dtMs: number,
-): { requests: number; queries: number; saved: number | null } {
+/** Per-second rates of counter differences `d` over `dtMs`. */
+export function rates(d: Counters, dtMs: number): Rates {
   const s = dtMs > 0 ? 1000 / dtMs : 0;
   return {
     requests: d.requests * s,
@@ -186,51 +118,184 @@ export function rates(
   };
 }
 
-/** Where the page finds the fleet. */
-export interface PageConfig {
-  /** Ordered instance list, the same order as every other router. */
-  instances: string[];
-  /** Base URL of the gateway, if there is one. */
-  gateway?: string;
-  /** Where the instance list came from, for the page's header. */
-  source: string;
+/**
+ * The rates of one instance between its previous reading and this one, or
+ * undefined when either was not read. Over a restart the counts since the
+ * restart stand for the whole interval (the rule of `lib/stats.ts`).
+ */
+export function rateBetween(
+  prev: { snapshot: Snapshot; at: number } | undefined,
+  snapshot: Snapshot,
+  at: number,
+): Rates | undefined {
+  const d = prev && snapshotDelta(prev.snapshot, snapshot);
+  return d && rates(d.counters, at - prev.at);
+}
+
+/** The live charts' data: one x per poll, one series per instance and figure. */
+export class LiveSeries {
+  readonly xs: number[] = [];
+  readonly requests: (number | null)[][];
+  readonly queries: (number | null)[][];
+  /** Percent of requests coalesced. */
+  readonly saved: (number | null)[][];
+
+  /** @param points the most polls kept. */
+  constructor(instances: number, readonly points: number) {
+    const series = () => Array.from({ length: instances }, () => [] as (number | null)[]);
+    this.requests = series();
+    this.queries = series();
+    this.saved = series();
+  }
+
+  /** Adds one poll at `atSeconds`: a rate per instance (undefined: a gap). */
+  push(atSeconds: number, perInstance: readonly (Rates | undefined)[]): void {
+    this.xs.push(atSeconds);
+    perInstance.forEach((r, i) => {
+      this.requests[i].push(r ? r.requests : null);
+      this.queries[i].push(r ? r.queries : null);
+      this.saved[i].push(r && r.saved !== null ? r.saved * 100 : null);
+    });
+    while (this.xs.length > this.points) {
+      this.xs.shift();
+      for (const s of [...this.requests, ...this.queries, ...this.saved]) s.shift();
+    }
+  }
+}
+
+/** How the live table shows an instance. */
+export type InstanceState = "up" | "not-serving" | "down";
+
+/**
+ * An instance's state from its GetStats reading and the router's view:
+ * unreadable stats are "down", except a deadline while this page's calls to
+ * it keep succeeding (its connections are busy: a storm); readable but not
+ * routed is "not-serving" (the caller asks /readyz why).
+ */
+export function instanceState(
+  read: { counters?: Counters; code?: Code; error?: string },
+  routed: boolean,
+  answeredRecently: boolean,
+): { state: InstanceState; note: string } {
+  if (read.counters === undefined && read.code === Code.DeadlineExceeded && answeredRecently) {
+    return {
+      state: "up",
+      note: "stats delayed: this page's connections to the instance are busy (a storm?)",
+    };
+  }
+  if (read.counters === undefined) return { state: "down", note: read.error ?? "unreachable" };
+  if (!routed) return { state: "not-serving", note: "" };
+  return { state: "up", note: "" };
+}
+
+/** What a storm of `sent` reads did, ready to show. */
+export interface StormFigures {
+  readonly sent: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly requests: number;
+  readonly queries: number;
+  readonly saved: number;
+  readonly coalesced: number;
+  /** Queries per request counted by the servers; undefined without requests. */
+  readonly queriesPerRequest?: number;
+  readonly wallMs: number;
+  readonly requestsPerSecond: number;
+  readonly latency?: LatencySummary;
+  /** Lines under the figures: where the requests went, who was not counted, failures. */
+  readonly notes: readonly string[];
+}
+
+/** The figures of a storm from the client's counts and the fleet's GetStats deltas. */
+export function stormFigures(input: {
+  sent: number;
+  ok: number;
+  wallMs: number;
+  latencies: ArrayLike<number>;
+  delta: FleetDelta;
+  failures: ReadonlyMap<string, number>;
+  format?: (n: number) => string;
+}): StormFigures {
+  const { total } = input.delta;
+  const f = input.format ?? String;
+  return {
+    sent: input.sent,
+    ok: input.ok,
+    failed: input.sent - input.ok,
+    requests: total.requests,
+    queries: total.queries,
+    saved: total.requests - total.queries,
+    coalesced: total.coalesced,
+    queriesPerRequest: total.requests > 0 ? total.queries / total.requests : undefined,
+    wallMs: input.wallMs,
+    requestsPerSecond: input.wallMs > 0 ? input.sent / (input.wallMs / 1000) : 0,
+    latency: summarize(input.latencies),
+    notes: [
+      ...[...input.delta.perInstance].filter(([, d]) => d.requests > 0)
+        .map(([id, d]) => `${id}: ${f(d.requests)} requests, ${f(d.queries)} queries`),
+      ...input.delta.restarted.map((id) => `${id} restarted during the run: counted from then`),
+      ...input.delta.skipped.map((s) => `${s.id} not counted (${s.reason})`),
+      ...[...input.failures].map(([code, c]) => `${f(c)} failed with ${code}`),
+    ],
+  };
 }
 
 /**
- * Merges `/config.json` (if it was readable) with the query string: the
- * `instances` (comma-separated `host:port` or URLs) and `gateway` parameters
- * override the file.
+ * Parses a channel id typed by a user.
  *
- * @throws {Error} with a readable message when no instance list is found.
+ * @throws {Error} with a readable message unless it is a whole number in 1..2^63-1.
  */
-export function resolveConfig(
-  file: { instances?: unknown; gateway?: unknown } | undefined,
-  search: string,
-  fileError?: string,
-): PageConfig {
-  const params = new URLSearchParams(search);
-  const fromParams = (params.get("instances") ?? "").split(/[\s,]+/).filter((
-    s,
-  ) => s !== "");
-  const gatewayParam = params.get("gateway") ?? undefined;
-  const fileInstances = Array.isArray(file?.instances)
-    ? file.instances.filter((s): s is string => typeof s === "string" && s !== "")
-    : [];
-  const gateway = gatewayParam ||
-    (typeof file?.gateway === "string" && file.gateway !== "" ? file.gateway : undefined);
-  if (fromParams.length > 0) {
+export function parseChannelId(text: string): bigint {
+  const t = text.trim();
+  let id: bigint;
+  try {
+    if (t === "") throw new Error();
+    id = BigInt(t);
+  } catch {
+    throw new Error(`"${t}" is not a channel id: type a whole number > 0`);
+  }
+  if (id <= 0n || id >= 2n ** 63n) throw new Error(`Channel id must be 1..2^63-1, got ${t}`);
+  return id;
+}
+
+/** The route line under the channel input: where a read of `channel` goes, and why. */
+export function routeLine(input: {
+  channel: bigint;
+  viaGateway: boolean;
+  owner: string;
+  target: string;
+  instances: number;
+}): { text: string; value: string } {
+  const n = input.instances;
+  const hash = `jump hash over ${n} instance${n === 1 ? "" : "s"}`;
+  if (input.viaGateway) {
     return {
-      instances: fromParams,
-      gateway,
-      source: "?instances= in the address",
+      text: `channel ${input.channel} → gateway → ${input.owner} (owner by ${hash})`,
+      value: "gateway",
     };
   }
-  if (fileInstances.length > 0) {
-    return { instances: fileInstances, gateway, source: "/config.json" };
+  return {
+    text: input.target === input.owner
+      ? `channel ${input.channel} → ${input.owner} (owner by ${hash})`
+      : `channel ${input.channel} → ${input.target} (fallback: owner ${input.owner} is down)`,
+    value: input.target,
+  };
+}
+
+/** One sentence for an error of a call that reached a server (by its Connect code). */
+export function describeError(code: Code, rawMessage: string): string {
+  switch (code) {
+    case Code.Unavailable:
+      return /cassandra|store|host/i.test(rawMessage)
+        ? `Cassandra unavailable: ${rawMessage}`
+        : `service unavailable: ${rawMessage}`;
+    case Code.ResourceExhausted:
+      return `server busy (a coalescing or query cap was reached): ${rawMessage}`;
+    case Code.DeadlineExceeded:
+      return `timed out: ${rawMessage}`;
+    case Code.InvalidArgument:
+      return `invalid request: ${rawMessage}`;
+    default:
+      return `${Code[code] ?? "error"}: ${rawMessage}`;
   }
-  throw new Error(
-    `No instance list: /config.json ${
-      fileError ? `could not be read (${fileError})` : "has no instances"
-    } and the address has no ?instances=host:port,host:port parameter`,
-  );
 }

@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import {
-  formatBench,
-  median,
+  checkTargets,
   medianFigures,
-  parseBenchArgs,
   ratio,
   ratios,
   type RunFigures,
   type ScenarioName,
-} from "./bench_coalesce.ts";
-import { FlagError } from "./load_flags.ts";
+} from "./bench_figures.ts";
+import { parseBenchArgs } from "./bench_flags.ts";
+import { formatBench } from "./bench_format.ts";
 
 const fig = (queries: number, more: Partial<RunFigures> = {}): RunFigures => ({
   requests: 10000,
@@ -24,12 +23,6 @@ const fig = (queries: number, more: Partial<RunFigures> = {}): RunFigures => ({
   ...more,
 });
 
-Deno.test("median of odd and even counts", () => {
-  assert.equal(median([3, 1, 2]), 2);
-  assert.equal(median([4, 1, 3, 2]), 2.5);
-  assert.ok(Number.isNaN(median([])));
-});
-
 Deno.test("medianFigures takes each field's median on its own", () => {
   const m = medianFigures([
     fig(40, { p99Ms: 900 }),
@@ -40,7 +33,7 @@ Deno.test("medianFigures takes each field's median on its own", () => {
   assert.equal(m.p99Ms, 300);
 });
 
-Deno.test("ratios compare off/on, jump/round-robin and cold/hot", () => {
+Deno.test("ratios compare off/on, jump/round-robin and cold/hot; targets are checked once", () => {
   const m: Record<ScenarioName, RunFigures> = {
     on: fig(40, { p99Ms: 100 }),
     off: fig(10000, { requestsPerSecond: 1000, p99Ms: 400 }),
@@ -55,42 +48,15 @@ Deno.test("ratios compare off/on, jump/round-robin and cold/hot", () => {
   assert.equal(r.coldVsHotQueries, 250);
   assert.equal(r.coldVsHotRequestsPerSecond, 1.5);
   assert.equal(ratio(1, 0), null);
-  const text = formatBench(
-    { ...parseBenchArgs([]), repeat: 3 },
-    m,
-    r,
-  );
+  assert.deepEqual(checkTargets(m, r), {
+    queriesPerRequest: { value: 0.004, target: 0.004, met: true },
+    jumpVsRoundRobinQueries: { value: 0.5, target: 0.55, met: true },
+  });
+  const worse = { ...m, on: fig(41) };
+  assert.equal(checkTargets(worse, ratios(worse)).queriesPerRequest.met, false);
+  const text = formatBench({ ...parseBenchArgs([]), repeat: 3 }, m, r);
   assert.match(text, /coalescing off \/ on: +queries 250\.0x, requests\/s 0\.50x, p99 4\.00x/);
   assert.match(text, /jump \/ round-robin: +queries 0\.50x \(target <= 0\.55x: met\)/);
   assert.match(text, /queries per request, coalescing on, hot: 0\.0040 \(target <= 0\.004: met/);
   assert.match(text, /coalescing on, jump, cold +10000 +10000 +10000 +1\.0000/);
-});
-
-Deno.test("bench flags: defaults and errors (exit code 2)", () => {
-  const { help, ...o } = parseBenchArgs([]);
-  assert.equal(help, false);
-  assert.deepEqual(o, {
-    requests: 10000,
-    repeat: 3,
-    warmup: 1000,
-    concurrency: undefined,
-    hotChannels: 20,
-    coldChannels: 10000,
-    protocol: "connect",
-    connections: 4,
-    method: "message",
-    timeoutMs: 60000,
-    out: "bench/results.json",
-  });
-  assert.equal(parseBenchArgs(["--out", ""]).out, "");
-  for (
-    const [args, re] of [
-      [["--repeat", "0"], /--repeat must be an integer >= 1/],
-      [["--protocol", "h3"], /--protocol must be one of/],
-      [["--method", "all"], /--method must be one of/],
-      [["--bogus"], /Unknown option '--bogus'/],
-    ] as const
-  ) {
-    assert.throws(() => parseBenchArgs(args), (e) => e instanceof FlagError && re.test(e.message));
-  }
 });

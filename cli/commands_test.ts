@@ -1,0 +1,45 @@
+/**
+ * Every command of the project answers `-h` and a bad flag the same way:
+ * help on stdout with exit code 0; one `error:` line and a hint on stderr
+ * with exit code 2. Runs each command as a process (no database needed:
+ * none gets past its flags).
+ */
+import assert from "node:assert/strict";
+
+/** Task name and the script `deno task <name>` runs. */
+const COMMANDS = [
+  ["serve", "server/main.ts"],
+  ["gateway", "router/gateway.ts"],
+  ["start", "cli/start.ts"],
+  ["load", "cli/load.ts"],
+  ["bench:coalesce", "cli/bench_coalesce.ts"],
+  ["db", "db/main.ts"],
+] as const;
+
+async function run(script: string, args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...args],
+    cwd: new URL("..", import.meta.url),
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
+
+for (const [name, script] of COMMANDS) {
+  Deno.test(`deno task ${name}: -h prints help (0); a bad flag is one line and a hint (2)`, async () => {
+    const help = await run(script, ["-h"]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, new RegExp(`^Usage: deno task ${name} `));
+    assert.match(help.stdout, /-h, --help/);
+    assert.equal(help.stderr, "", "help writes nothing else (start does not bundle first)");
+    const bad = await run(script, ["--bogus"]);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stdout, "");
+    assert.deepEqual(bad.stderr.trimEnd().split("\n"), [
+      "error: Unknown option '--bogus'",
+      `Run 'deno task ${name} --help' for the list of options.`,
+    ]);
+  });
+}
