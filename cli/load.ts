@@ -21,6 +21,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { ConnectError } from "@connectrpc/connect";
 import { answerHelpAndErrors } from "../lib/flags.ts";
 import { onShutdown } from "../lib/shutdown.ts";
@@ -160,7 +161,9 @@ export async function runLoad(
       elapsedMs: clock.now() - started,
     }));
     measuring = true;
+    const cpuBefore = process.cpuUsage();
     const run = await runPaced(pacing, (i) => targets.call(i), record);
+    const cpu = process.cpuUsage(cpuBefore);
     measuring = false;
     // An instance that died during the run must not cost the whole report.
     const { snapshots: after, failures } = await targets.readStatsPartial();
@@ -185,6 +188,7 @@ export async function runLoad(
       missing: failures.map((f) => f.message),
       healthChanges,
       totalTimeMs: run.endMs - run.startMs,
+      cpuMicros: cpu.user + cpu.system,
       latencies: latencies.subarray(0, done),
       failed,
       errors,

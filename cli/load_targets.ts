@@ -10,6 +10,7 @@ import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatMessagesService } from "../gen/messages/messages_pb.ts";
 import { createRoutingTransport, type HealthChange, type RoutingTransport } from "../router/mod.ts";
 import { createNodeTransportFactory } from "../router/node.ts";
+import { createFastTransportFactory } from "../router/fast_factory.ts";
 import type { ClosableTransport, TransportFactory } from "../router/membership.ts";
 import type { LoadMethod, LoadProtocol, Routing } from "./load_flags.ts";
 import type { StatsSnapshot } from "./report.ts";
@@ -97,13 +98,14 @@ export const PROBE_TIMEOUT_MS = 10_000;
 
 /** Opens transports (lazily: connections are made by the first call). */
 export function openTargets(o: TargetOptions): Targets {
-  const factory = pooled(
-    createNodeTransportFactory({
-      protocol: o.protocol === "connect-json" ? "connect" : o.protocol,
-      useBinaryFormat: o.protocol !== "connect-json",
-    }),
-    o.connections ?? 1,
-  );
+  // Connect: the lean transport over fetch to each instance's fast listener (the cheapest
+  // client here); gRPC and gRPC-web: connect-node to the main port.
+  const factory = o.protocol === "connect" || o.protocol === "connect-json"
+    ? createFastTransportFactory({
+      connections: o.connections ?? 1,
+      useBinaryFormat: o.protocol === "connect",
+    })
+    : pooled(createNodeTransportFactory({ protocol: o.protocol }), o.connections ?? 1);
   const router: RoutingTransport = createRoutingTransport({
     instances: o.targets,
     createTransport: factory,

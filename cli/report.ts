@@ -144,6 +144,11 @@ export interface ClientOutcome {
   readonly errorSamples: readonly string[];
   /** Completed requests per second of `totalTimeMs`. */
   readonly requestsPerSecond: number;
+  /**
+   * CPU this process used during the measured run (user + system, every
+   * thread), per request sent, in microseconds; undefined when not measured.
+   */
+  readonly cpuMicrosPerRequest?: number;
   /** Warmup requests sent before measuring, and how many of them failed. */
   readonly warmup: { readonly sent: number; readonly failed: number };
   /** The run was interrupted (Ctrl-C) before every request was sent. */
@@ -186,6 +191,8 @@ export interface ReportInput {
   readonly unique?: number;
   /** Bars of the histogram (default 10). */
   readonly histogramBuckets?: number;
+  /** CPU microseconds this process used during the measured run. */
+  readonly cpuMicros?: number;
 }
 
 /** Combines snapshots and client measurements into a {@linkcode LoadReport}. */
@@ -237,6 +244,9 @@ export function buildReport(input: ReportInput): LoadReport {
       errors: { ...input.errors },
       errorSamples: [...(input.errorSamples ?? [])],
       requestsPerSecond: seconds > 0 ? completed / seconds : 0,
+      cpuMicrosPerRequest: input.cpuMicros !== undefined && input.sent > 0
+        ? input.cpuMicros / input.sent
+        : undefined,
       warmup: input.warmup ?? { sent: 0, failed: 0 },
       interrupted: input.interrupted ?? false,
     },

@@ -61,7 +61,12 @@ export function formatText(r: LoadReport): string {
     `Errors by code: ${codes.length ? codes.map(([k, v]) => `${k} ${v}`).join(", ") : "none"}`,
   );
   for (const sample of c.errorSamples) lines.push(`  e.g. ${sample}`);
-  lines.push(`Requests/s: ${c.requestsPerSecond.toFixed(1)}`);
+  lines.push(
+    `Requests/s: ${c.requestsPerSecond.toFixed(1)}` +
+      (c.cpuMicrosPerRequest !== undefined
+        ? `; client CPU ${c.cpuMicrosPerRequest.toFixed(0)} µs/request`
+        : ""),
+  );
   const l = r.latencyMs;
   if (l) {
     lines.push(

@@ -21,7 +21,8 @@ import { onShutdown } from "../lib/shutdown.ts";
 import { ensureDemoData } from "../server/demo.ts";
 import { CassandraStore } from "../server/store.ts";
 import { buildDashboard } from "../web/build.ts";
-import { type ChildService, spawnInstance, spawnService } from "./child.ts";
+import { spawnInstance, spawnService } from "./child.ts";
+import { supervise, type Supervised } from "./supervisor.ts";
 
 /** Options of {@link startStack}. */
 export interface StackOptions {
@@ -49,7 +50,8 @@ export interface Stack {
   instanceUrls: string[];
   /** `host:port` of each instance, in routing order. */
   targets: string[];
-  children: ChildService[];
+  /** The instances and the gateway, each restarted when it exits unasked. */
+  supervised: Supervised[];
   /** Stops the gateway and the instances (not Cassandra). */
   close(): Promise<void>;
 }
@@ -103,37 +105,51 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
   }
 
-  const children: ChildService[] = [];
+  const supervised: Supervised[] = [];
   const stopAll = async () => {
-    await Promise.all(children.map((c) => c.stop()));
+    await Promise.all(supervised.map((s) => s.stop()));
   };
   const childLog = options.childLog;
+  // A crashed child comes back on the port it had (also when it was given port 0).
+  const onExit = (e: { name: string; code: number; restartInMs: number }) =>
+    log(`${e.name} exited with code ${e.code}; restarting in ${e.restartInMs} ms`);
   try {
     const instances = ports.map((port, i) => {
       const name = `data-service-${i + 1}`;
-      return spawnInstance(name, {
-        host,
-        port,
-        workerId: i + 1,
-        cassandra: up,
-        extraArgs: options.serveArgs,
-        onLine: childLog && ((l) => childLog(name, l)),
-      });
+      let bound = port;
+      const s = supervise(() => {
+        const child = spawnInstance(name, {
+          host,
+          port: bound,
+          workerId: i + 1,
+          cassandra: up,
+          extraArgs: options.serveArgs,
+          onLine: childLog && ((l) => childLog(name, l)),
+        });
+        child.listening.then((url) => bound = Number(new URL(url).port), () => {});
+        return child;
+      }, { onExit });
+      supervised.push(s);
+      return s;
     });
-    children.push(...instances);
-    const instanceUrls = await Promise.all(instances.map((c) => c.ready("/readyz")));
+    const instanceUrls = await Promise.all(instances.map((s) => s.current.ready("/readyz")));
     const targets = instanceUrls.map((u) => new URL(u).host);
-    const gateway = spawnService("gateway", "router/gateway.ts", [
-      "--host",
-      host,
-      "--port",
-      String(gatewayPort),
-      "--targets",
-      targets.join(","),
-    ], { onLine: childLog && ((l) => childLog("gateway", l)) });
-    children.push(gateway);
-    const gatewayUrl = await gateway.ready("/healthz");
-    return { gatewayUrl, instanceUrls, targets, children, close: stopAll };
+    let gatewayBound = gatewayPort;
+    const gateway = supervise(() => {
+      const child = spawnService("gateway", "router/gateway.ts", [
+        "--host",
+        host,
+        "--port",
+        String(gatewayBound),
+        "--targets",
+        targets.join(","),
+      ], { onLine: childLog && ((l) => childLog("gateway", l)) });
+      child.listening.then((url) => gatewayBound = Number(new URL(url).port), () => {});
+      return child;
+    }, { onExit });
+    supervised.push(gateway);
+    const gatewayUrl = await gateway.current.ready("/healthz");
+    return { gatewayUrl, instanceUrls, targets, supervised, close: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
@@ -221,17 +237,10 @@ try:
   deno task load --channels 20 --requests 10000
 
 Ctrl-C stops the gateway and the instances (Cassandra stays up: deno task db down).`);
-  const shutdown = onShutdown({
+  onShutdown({
     onFirst: async () => {
       console.error("stopping...");
       await stack.close();
     },
   });
-  for (const c of stack.children) {
-    c.exited.then((code) => {
-      if (!shutdown.signalled) {
-        console.error(`warning: ${c.name} exited with code ${code}; the router fails over`);
-      }
-    });
-  }
 }

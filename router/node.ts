@@ -29,6 +29,7 @@ import {
   watchDnsTarget,
 } from "./dns.ts";
 import { type InstanceInit, parseInstanceList, type TransportFactory } from "./membership.ts";
+import { createFastTransportFactory } from "./fast_factory.ts";
 import {
   createRoutingTransport,
   type RoutingTransport,
@@ -286,8 +287,15 @@ export interface NodeRoutingTransportOptions
     Omit<RoutingTransportOptions, "instances" | "createTransport">,
     InstanceSources,
     NodeTransportFactoryOptions {
-  /** Overrides the connect-node factory (the protocol options are then ignored). */
+  /**
+   * The instances' transports. Default: with no `protocol`, the lean Connect
+   * transport over `fetch` to each instance's fast listener
+   * (`createFastTransportFactory`, `connections` per instance); with a
+   * `protocol`, connect-node to the main port (`createNodeTransportFactory`).
+   */
   readonly createTransport?: TransportFactory;
+  /** HTTP/2 connections per instance of the default (lean) factory (default 1). */
+  readonly connections?: number;
   /** Options of the file watch (when `file` is the source used). */
   readonly watch?: WatchOptions;
   /** Options of the DNS watch (when the list is a `dns:` target, see `router/dns.ts`). */
@@ -347,7 +355,10 @@ export async function createNodeRoutingTransport(
   const router = createRoutingTransport({
     ...options,
     instances: list as InstanceInit[],
-    createTransport: options.createTransport ?? createNodeTransportFactory(options),
+    createTransport: options.createTransport ??
+      (options.protocol === undefined
+        ? createFastTransportFactory(options)
+        : createNodeTransportFactory(options)),
   });
   const follow = (onError?: (error: unknown) => void) => (next: string[]) => {
     try {
