@@ -136,7 +136,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const targets = instanceUrls.map((u) => new URL(u).host);
     let gatewayBound = gatewayPort;
     const gateway = supervise(() => {
-      const child = spawnService("gateway", "router/gateway.ts", [
+      const child = spawnService("gateway", "gateway/gateway.ts", [
         "--host",
         host,
         "--port",

@@ -10,11 +10,11 @@
  */
 import type { Registry } from "@bufbuild/protobuf";
 import { parseConfig } from "../server/config.ts";
-import { plainRoutes } from "../server/http_routes.ts";
-import { createLogger } from "../server/log.ts";
+import { plainRoutes } from "../http/routes.ts";
+import { createLogger } from "../lib/log.ts";
 import { ServiceMetrics } from "../server/metrics.ts";
-import { createObserver } from "../server/observe.ts";
-import { type Registration, serve, type Serving } from "../server/serving.ts";
+import { createObserver } from "../http/observe.ts";
+import { type Registration, serve, type Serving } from "../http/serving.ts";
 
 /** What a stack serves. */
 export interface ServiceUnderTest {
@@ -62,7 +62,7 @@ export function productReadMaxBytes(limit: number): number {
 
 /**
  * Serves `service` with the product's own serving function (`serve` from
- * server/serving.ts, as `server/app.ts` does) and hands back one of its
+ * http/serving.ts, as `server/app.ts` does) and hands back one of its
  * listeners.
  */
 function productStack(listener: "main" | "fast", fastPath: boolean): ServerStack {

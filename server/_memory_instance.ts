@@ -8,7 +8,7 @@
 import { withTimeout } from "../lib/wait.ts";
 import { type DataService, startDataService } from "./app.ts";
 import { parseConfig } from "./config.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
 import { MemoryStore } from "./memory_store.ts";
 
 /** Options of {@linkcode startMemoryInstance}. */

@@ -14,14 +14,14 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { applySchema } from "../db/schema.ts";
 import { CapacityError, Coalescer, FlightTimeoutError } from "./coalescer.ts";
 import type { ServerConfig } from "./config.ts";
-import type { Cancellation } from "./cancellation.ts";
+import type { Cancellation } from "../lib/cancellation.ts";
 import { toConnectError } from "./errors.ts";
-import { healthService, probeStore, Readiness } from "./health.ts";
-import { plainRoutes } from "./http_routes.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { healthService, probeStore, Readiness } from "../http/health.ts";
+import { plainRoutes } from "../http/routes.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
 import { ResettableWindow, ServiceMetrics } from "./metrics.ts";
-import { createObserver } from "./observe.ts";
-import { type Registration, serve, type Serving } from "./serving.ts";
+import { createObserver } from "../http/observe.ts";
+import { type Registration, serve, type Serving } from "../http/serving.ts";
 import {
   type Coalesce,
   compatMessagesService,

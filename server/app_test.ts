@@ -17,7 +17,7 @@ import { withTimeout } from "../lib/wait.ts";
 import { startMemoryInstance } from "./_memory_instance.ts";
 import { startDataService } from "./app.ts";
 import { parseConfig } from "./config.ts";
-import { createLogger } from "./log.ts";
+import { createLogger } from "../lib/log.ts";
 import { MemoryStore } from "./memory_store.ts";
 
 /** A gRPC (HTTP/2) transport and a function that closes its session. */

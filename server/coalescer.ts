@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { Cancellation } from "./cancellation.ts";
+import type { Cancellation } from "../lib/cancellation.ts";
 import { type Cap, CapacityError, checkCount, Limiter } from "./limiter.ts";
 
 export { type Cancellation, type Cap, CapacityError, Limiter };

@@ -11,7 +11,7 @@ import { answerHelpAndErrors } from "../lib/flags.ts";
 import { onShutdown } from "../lib/shutdown.ts";
 import { parseConfig, SERVE } from "./config.ts";
 import { startDataService } from "./app.ts";
-import { createLogger } from "./log.ts";
+import { createLogger } from "../lib/log.ts";
 
 if (import.meta.main) {
   const config = answerHelpAndErrors(SERVE, () => parseConfig(Deno.args));

@@ -6,6 +6,7 @@
  * @module
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { LATENCY_BUCKETS, RpcMetrics } from "../http/rpc_metrics.ts";
 
 /** Cumulative totals, as GetStats reports them. */
 export interface Totals {
@@ -22,26 +23,6 @@ export interface InFlight {
   waiters: number;
 }
 
-const LATENCY_BUCKETS = [
-  0.0005,
-  0.001,
-  0.0025,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-];
-
-/** Labels of the RPC metrics, as go-grpc-prometheus names them. */
-type RpcLabel = "grpc_type" | "grpc_service" | "grpc_method";
-
 /** Whether calls of `service`/`method` count as data requests in {@linkcode Totals}. */
 export type CountedPredicate = (service: string, method: string) => boolean;
 
@@ -53,14 +34,8 @@ export type CountedPredicate = (service: string, method: string) => boolean;
  * `grpc_server_handling_seconds`) for every protocol, so stock gRPC
  * dashboards work; domain metrics are `dataservices_*`.
  */
-export class ServiceMetrics {
-  readonly registry = new Registry();
-  /** RPCs started, by service and method. */
-  readonly started: Counter<RpcLabel>;
-  /** RPCs finished, by service, method and gRPC code name ("OK", "NotFound", ...). */
-  readonly handled: Counter<RpcLabel | "grpc_code">;
-  /** RPC latency in seconds, by service and method. */
-  readonly handlingSeconds: Histogram<RpcLabel>;
+export class ServiceMetrics extends RpcMetrics {
+  readonly registry: Registry;
   /** Store operations sent to Cassandra, by operation. */
   readonly queries: Counter<"op">;
   /** Reads answered by joining a flight already running. */
@@ -76,28 +51,11 @@ export class ServiceMetrics {
    * @param counted which RPCs {@linkcode totals} counts as requests (default: all).
    */
   constructor(inFlight: () => InFlight, counted: CountedPredicate = () => true) {
+    const registry = new Registry();
+    super(registry);
+    this.registry = registry;
     this.#counted = counted;
-    const registers = [this.registry];
-    const rpc: RpcLabel[] = ["grpc_type", "grpc_service", "grpc_method"];
-    this.started = new Counter({
-      name: "grpc_server_started_total",
-      help: "RPCs started on the server (every protocol: gRPC, gRPC-web, Connect).",
-      labelNames: rpc,
-      registers,
-    });
-    this.handled = new Counter({
-      name: "grpc_server_handled_total",
-      help: "RPCs completed on the server, by gRPC code.",
-      labelNames: [...rpc, "grpc_code"],
-      registers,
-    });
-    this.handlingSeconds = new Histogram({
-      name: "grpc_server_handling_seconds",
-      help: "Time from the start of an RPC to its reply, in seconds.",
-      labelNames: rpc,
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    const registers = [registry];
     this.queries = new Counter({
       name: "dataservices_queries_total",
       help: "Store operations sent to Cassandra, by operation.",
@@ -119,7 +77,7 @@ export class ServiceMetrics {
       name: "dataservices_query_duration_seconds",
       help: "Cassandra operation latency in seconds, by operation.",
       labelNames: ["op"],
-      buckets: LATENCY_BUCKETS,
+      buckets: [...LATENCY_BUCKETS],
       registers,
     });
     new Gauge({

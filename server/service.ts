@@ -24,8 +24,8 @@ import {
   MessagesService as CompatMessagesService,
   MetricsReplySchema,
 } from "../gen/messages/messages_pb.ts";
-import type { Cancellation } from "./cancellation.ts";
-import { cancellationOf } from "./fast/context.ts";
+import type { Cancellation } from "../lib/cancellation.ts";
+import { cancellationOf } from "../http/fast/context.ts";
 import type { InFlight, ResettableWindow, ServiceMetrics } from "./metrics.ts";
 import type { MessageStore, StoredMessage } from "./store.ts";
 import { type SnowflakeGenerator, timestampOf } from "./snowflake.ts";

@@ -15,7 +15,7 @@ import {
 import { type ClusterInfo, contactPoints } from "../db/cluster.ts";
 import { type DataService, startDataService } from "../server/app.ts";
 import { parseConfig } from "../server/config.ts";
-import { createLogger } from "../server/log.ts";
+import { createLogger } from "../lib/log.ts";
 import { WaitTimeoutError, withTimeout } from "../lib/wait.ts";
 
 /** How long an instance may take to become ready against the test Cassandra. */

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createClient } from "@connectrpc/connect";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { createNodeRoutingTransport } from "../router/node.ts";
-import { startGateway } from "../router/gateway.ts";
+import { startGateway } from "../gateway/gateway.ts";
 import type { DataService } from "../server/app.ts";
 import { randomChannel, startInstance, transportFor } from "./_util.ts";
 

@@ -19,7 +19,7 @@ import {
   type HandlerContext,
 } from "@connectrpc/connect";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { CallSignal, type Cancellation } from "../cancellation.ts";
+import { CallSignal, type Cancellation } from "../../lib/cancellation.ts";
 
 export { CallSignal, type Cancellation };
 

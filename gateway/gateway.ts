@@ -20,12 +20,12 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import * as defaults from "../lib/defaults.ts";
 import { defineCommand, FlagError, parseOrExitCode, usageError } from "../lib/flags.ts";
 import { onShutdown } from "../lib/shutdown.ts";
-import { withCors } from "../server/cors.ts";
-import { healthService, Readiness } from "../server/health.ts";
-import { createLogger } from "../server/log.ts";
-import { type NodeRequest, type NodeResponse, serveOnePort } from "../server/one_port.ts";
-import { createNodeRoutingTransport, DATA_SERVICES_ENV } from "./node.ts";
-import type { RoutingTransport } from "./transport.ts";
+import { withCors } from "../http/cors.ts";
+import { healthService, Readiness } from "../http/health.ts";
+import { createLogger } from "../lib/log.ts";
+import { type NodeRequest, type NodeResponse, serveOnePort } from "../http/one_port.ts";
+import { createNodeRoutingTransport, DATA_SERVICES_ENV } from "../router/node.ts";
+import type { RoutingTransport } from "../router/transport.ts";
 
 /** Options of {@link startGateway}. */
 export interface GatewayOptions {

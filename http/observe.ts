@@ -12,8 +12,8 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Counter, Histogram } from "prom-client";
 import type { CallObserver, TracedCall } from "./fast/unary.ts";
-import type { Logger } from "./log.ts";
-import type { ServiceMetrics } from "./metrics.ts";
+import type { Logger } from "../lib/log.ts";
+import type { RpcMetrics } from "./rpc_metrics.ts";
 
 const tracer = trace.getTracer("deno-data-services");
 
@@ -62,7 +62,7 @@ export function tracingEnabled(): boolean {
  * debug).
  */
 export function createObserver(
-  metrics: ServiceMetrics,
+  metrics: RpcMetrics,
   log: Logger,
   options: ObserverOptions = {},
 ): CallObserver {

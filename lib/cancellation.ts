@@ -16,7 +16,7 @@
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { coarseTimer, type Expiring } from "../lib/coarse_timer.ts";
+import { coarseTimer, type Expiring } from "./coarse_timer.ts";
 
 /** The part of `AbortSignal` that cancellable waits use. */
 export interface Cancellation {

@@ -15,7 +15,7 @@ import { createFastRequestHandler, createFastStreamHandler } from "./fast/node_h
 import { ProcedureTable } from "./fast/procedures.ts";
 import { type CallObserver, UnaryEngine } from "./fast/unary.ts";
 import { type FastListener, serveFastListener } from "./fast_listener.ts";
-import { nodeRoutes, type PlainRoutes } from "./http_routes.ts";
+import { nodeRoutes, type PlainRoutes } from "./routes.ts";
 import { observeInterceptor } from "./observe.ts";
 import { type NodeHandler, type OnePortLimits, serveOnePort } from "./one_port.ts";
 

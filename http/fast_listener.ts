@@ -29,7 +29,7 @@ import { fetchCors } from "./cors.ts";
 import { createFastFetchHandler, type FetchHandler } from "./fast/fetch_handler.ts";
 import type { ProcedureTable } from "./fast/procedures.ts";
 import type { UnaryEngine } from "./fast/unary.ts";
-import { fetchRoutes, type PlainRoutes } from "./http_routes.ts";
+import { fetchRoutes, type PlainRoutes } from "./routes.ts";
 
 /** Options of {@linkcode serveFastListener}. */
 export interface FastListenerOptions {
