@@ -25,6 +25,7 @@ import {
 } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import { type Admission, busyReply } from "./admission.ts";
 import { fetchCors } from "./cors.ts";
 import { createFastFetchHandler, type FetchHandler } from "./fast/fetch_handler.ts";
 import type { ProcedureTable } from "./fast/procedures.ts";
@@ -51,6 +52,8 @@ export interface FastListenerOptions {
   readonly tls?: { cert: string; key: string };
   /** Errors the server could not answer (reported, never thrown). */
   readonly onError?: (error: unknown) => void;
+  /** Admission before work (shared with the main port). */
+  readonly admission?: Admission;
 }
 
 /** A running fast listener. */
@@ -109,7 +112,33 @@ export function serveFastListener(o: FastListenerOptions): Promise<FastListener>
       if (req.headers.has("origin")) cors.decorate(req, headers);
     },
   });
-  const handler = (req: Request) => cors.preflight(req) ?? fast(req);
+  const admission = o.admission;
+  const handler = (req: Request): Response | Promise<Response> => {
+    const pre = cors.preflight(req);
+    if (pre !== undefined) return pre;
+    if (admission === undefined) return fast(req);
+    const url = req.url;
+    const start = url.indexOf("/", url.indexOf("//") + 2);
+    const q = url.indexOf("?", start);
+    const path = q < 0 ? url.slice(start) : url.slice(start, q);
+    if (!admission.enter(path)) {
+      const reply = busyReply(req.headers.get("content-type"), admission.error());
+      const headers = new Headers({ "content-type": reply.contentType });
+      reply.headers?.forEach((v, k) => headers.append(k, v));
+      if (req.headers.has("origin")) cors.decorate(req, headers);
+      return new Response(reply.body as Uint8Array<ArrayBuffer>, { status: reply.status, headers });
+    }
+    let res: Response | Promise<Response>;
+    try {
+      res = fast(req);
+    } catch (e) {
+      admission.leave(path);
+      throw e;
+    }
+    if (res instanceof Promise) return res.finally(() => admission.leave(path));
+    admission.leave(path);
+    return res;
+  };
 
   return new Promise((resolve, reject) => {
     let server: Deno.HttpServer<Deno.NetAddr>;

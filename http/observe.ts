@@ -12,7 +12,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Counter, Histogram } from "prom-client";
 import type { CallObserver, TracedCall } from "./fast/unary.ts";
-import type { Logger } from "../lib/log.ts";
+import { type Logger, LogThrottle } from "../lib/log.ts";
 import type { RpcMetrics } from "./rpc_metrics.ts";
 
 const tracer = trace.getTracer("deno-data-services");
@@ -45,6 +45,8 @@ interface MethodMetrics {
 export interface ObserverOptions {
   /** Trace every RPC (OpenTelemetry spans); default: when `OTEL_DENO` is "true". */
   readonly tracing?: boolean;
+  /** At most one "rpc failed" line per method and code per this many ms (default 1000). */
+  readonly logIntervalMs?: number;
 }
 
 /** Whether Deno's OpenTelemetry export is switched on for this process. */
@@ -91,6 +93,8 @@ export function createObserver(
     return m;
   };
   const tracing = options.tracing ?? tracingEnabled();
+  // Failures come in bursts (an outage, an overload): one line per RPC and code a second.
+  const throttle = new LogThrottle(options.logIntervalMs ?? 1000);
   return {
     start(method) {
       methodMetrics(method).started.inc();
@@ -107,10 +111,15 @@ export function createObserver(
       handled.inc();
       m.seconds.observe((performance.now() - started) / 1000);
       if (error !== undefined) {
-        (SERVER_SIDE.has(error.code) ? log.warn : log.debug)("rpc failed", {
+        const serverSide = SERVER_SIDE.has(error.code);
+        if (!serverSide && !log.enabled("debug")) return;
+        const t = throttle.allow(`${m.rpc} ${error.code}`);
+        if (!t.ok) return;
+        (serverSide ? log.warn : log.debug)("rpc failed", {
           rpc: m.rpc,
           code: codeLabel(error.code),
           error: error.rawMessage,
+          ...(t.suppressed > 0 ? { similarSuppressed: t.suppressed } : {}),
         });
       }
     },

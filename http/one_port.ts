@@ -44,7 +44,14 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { Buffer } from "node:buffer";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { FastRequestHandler, FastStreamHandler } from "./fast/node_handler.ts";
+import { RETRY_ELSEWHERE_HEADER } from "../lib/defaults.ts";
+import { type Admission, busyReply } from "./admission.ts";
+import {
+  type FastRequestHandler,
+  type FastStreamHandler,
+  writeH1,
+  writeH2,
+} from "./fast/node_handler.ts";
 
 /** A request as the node-style handler receives it (HTTP/1.x or HTTP/2). */
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -113,6 +120,11 @@ export interface OnePortServerOptions {
   fastStream?: FastStreamHandler;
   /** Takes HTTP/1.x requests before `handler` does; returns false to leave one to it. */
   fastRequest?: FastRequestHandler;
+  /**
+   * Admission before work: a request past its bound is answered
+   * RESOURCE_EXHAUSTED from its head alone (body unread), on both protocols.
+   */
+  admission?: Admission;
   /**
    * Serve TLS instead of cleartext: `http2.createSecureServer({ allowHTTP1:
    * true })`, HTTP/2 or HTTP/1.1 chosen by ALPN. PEM strings.
@@ -256,7 +268,7 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
   }
   const hostname = options.hostname ?? "0.0.0.0";
   const handler = options.handler;
-  const { fastStream, fastRequest } = options;
+  const { fastStream, fastRequest, admission } = options;
   const onError = options.onError ?? (() => {});
   const report = (where: "socket" | "http1" | "http2") => (err: Error) => {
     try {
@@ -338,6 +350,14 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
     if (closing && !res.headersSent) {
       (res as http.ServerResponse).setHeader("connection", "close");
     }
+    if (admission !== undefined) {
+      const path = pathOf(req.url);
+      if (!admission.enter(path)) {
+        const reply = busyReply(req.headers["content-type"], admission.error());
+        return writeH1(res as http.ServerResponse, reply);
+      }
+      res.once("close", () => admission.leave(path));
+    }
     try {
       if (fastRequest?.(req as http.IncomingMessage, res as http.ServerResponse)) return;
     } catch (err) {
@@ -387,6 +407,13 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
           // Deno 2.9.6 advertises SETTINGS_MAX_HEADER_LIST_SIZE but accepts more.
           stream.respond({ ":status": 431 }, { endStream: true });
           return;
+        }
+        if (admission !== undefined) {
+          const path = pathOf(headers[":path"]);
+          if (!admission.enter(path)) {
+            return writeH2(stream, busyReply(headers["content-type"], admission.error()));
+          }
+          stream.once("close", () => admission.leave(path));
         }
         if (fastStream?.(stream, headers)) return;
       } catch (err) {
@@ -612,7 +639,9 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
     if (!(await settlesWithin(everyConnectionClosed, graceLeft))) {
       // Connect answers handlers aborted with a ConnectError with its code.
       options.shutdownController?.abort(
-        new ConnectError("server is shutting down", Code.Unavailable),
+        new ConnectError("server is shutting down", Code.Unavailable, {
+          [RETRY_ELSEWHERE_HEADER]: "elsewhere",
+        }),
       );
       // Give aborted handlers a moment to answer before cutting connections.
       await settlesWithin(everyConnectionClosed, Math.min(100, graceMs));
@@ -738,6 +767,13 @@ function answer(res: NodeResponse, status: number) {
   const r = res as http.ServerResponse;
   if (!r.headersSent) r.writeHead(status);
   r.end();
+}
+
+/** The path of a request target, without the query. */
+function pathOf(target: string | undefined): string {
+  if (target === undefined) return "/";
+  const q = target.indexOf("?");
+  return q < 0 ? target : target.slice(0, q);
 }
 
 /** Header list size as HTTP/2 counts it: name + value + 32 per field (raw: name, value, ...). */

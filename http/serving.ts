@@ -10,6 +10,7 @@
 import type { DescService, JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Admission } from "./admission.ts";
 import { withCors } from "./cors.ts";
 import { createFastRequestHandler, createFastStreamHandler } from "./fast/node_handler.ts";
 import { ProcedureTable } from "./fast/procedures.ts";
@@ -55,6 +56,16 @@ export interface ServeOptions {
   readonly tls?: { cert: string; key: string };
   /** Client connection errors (never thrown). */
   readonly onError?: (error: unknown, where: string) => void;
+  /**
+   * Admission before work on both listeners: requests in flight past this
+   * bound are answered RESOURCE_EXHAUSTED before their body is read
+   * (default: no bound).
+   */
+  readonly maxInFlight?: number;
+  /** Paths always admitted (health, stats); the plain routes always are. */
+  readonly exempt?: Iterable<string>;
+  /** Told of each request turned away by admission. */
+  readonly onShed?: () => void;
 }
 
 /** Both listeners, running. */
@@ -63,6 +74,8 @@ export interface Serving {
   readonly port: number;
   readonly fastUrl: string | undefined;
   readonly fastPort: number | undefined;
+  /** Requests in flight (counted by admission; 0 without a bound). */
+  readonly inFlight: () => number;
   /** Stops both: requests in flight get `graceMs` to finish. */
   close(graceMs: number): Promise<void>;
 }
@@ -89,12 +102,20 @@ export async function serve(o: ServeOptions): Promise<Serving> {
   });
   const fast = { engine, procedures };
   const fastPath = o.fastPath ?? true;
+  const admission = o.maxInFlight === undefined || o.maxInFlight === Infinity
+    ? undefined
+    : new Admission({
+      maxInFlight: o.maxInFlight,
+      exempt: ["/healthz", "/readyz", "/metrics", ...(o.exempt ?? [])],
+      onReject: o.onShed,
+    });
   const main = await serveOnePort({
     hostname: o.hostname,
     port: o.port,
     handler: withCors(o.corsOrigins, adapter),
     fastStream: fastPath ? createFastStreamHandler(fast) : undefined,
     fastRequest: fastPath ? createFastRequestHandler(fast) : undefined,
+    admission,
     tls: o.tls,
     shutdownController: shutdown,
     limits: o.limits,
@@ -114,6 +135,7 @@ export async function serve(o: ServeOptions): Promise<Serving> {
         corsOrigins: o.corsOrigins,
         mainPort: main.port,
         tls: o.tls,
+        admission,
         onError: (err) => o.onError?.(err, "fast"),
       });
     } catch (err) {
@@ -126,6 +148,7 @@ export async function serve(o: ServeOptions): Promise<Serving> {
     port: main.port,
     fastUrl: listener?.url,
     fastPort: listener?.port,
+    inFlight: () => admission?.inFlight ?? 0,
     close: async (graceMs) => {
       await Promise.all([main.close({ graceMs }), listener?.close(graceMs)]);
     },

@@ -50,3 +50,11 @@ export const FAST_PORT_OFFSET = 1000;
 
 /** Largest request message a server reads, in bytes (then RESOURCE_EXHAUSTED). */
 export const READ_MAX_BYTES = 65536;
+
+/**
+ * Response header (or trailer) an instance sets on an error that means "this
+ * instance cannot take the call, another can" (value "elsewhere"): draining
+ * on shutdown. Routers retry such calls on the fallback instance and count
+ * them as failures of the instance, not of the call.
+ */
+export const RETRY_ELSEWHERE_HEADER = "x-dataservices-retry";

@@ -23,6 +23,7 @@ import {
   HealthCheckResponse_ServingStatus as Serving,
   HealthCheckResponseSchema,
 } from "../gen/grpc/health/v1/health_pb.ts";
+import { TransportFailure } from "./lean_transport.ts";
 import type { ClosableTransport, Instance, TransportFactory } from "./membership.ts";
 
 /** One call a fake instance received. */
@@ -43,8 +44,18 @@ export class FakeInstance {
   readonly received: Received[] = [];
   /** Health checks received. */
   healthChecks = 0;
-  /** When true every data call fails with UNAVAILABLE, like a dead process. */
+  /**
+   * When true every data call fails like a process that died mid-call: the
+   * call reached it (it is recorded) and the connection was reset
+   * (UNAVAILABLE caused by a TransportFailure: maybe processed).
+   */
   down = false;
+  /**
+   * When true every data call fails like a process that is gone: the
+   * connection is refused before anything is sent (not recorded; certainly
+   * not processed, so even writes may be retried).
+   */
+  refused = false;
   /** When set, data calls fail with this error instead of answering. */
   failWith: ConnectError | undefined;
   /** How Health/Check answers. */
@@ -106,8 +117,23 @@ export class FakeInstance {
     };
     const inner = createRouterTransport(this.routes);
     this.transport = {
-      unary: inner.unary.bind(inner),
-      stream: inner.stream.bind(inner),
+      unary: (...args) =>
+        inner.unary(...args).catch((e) => {
+          throw asClientFailure(e);
+        }),
+      stream: (...args) =>
+        inner.stream(...args).then((res) => ({
+          ...res,
+          message: (async function* () {
+            try {
+              yield* res.message;
+            } catch (e) {
+              throw asClientFailure(e);
+            }
+          })(),
+        }), (e) => {
+          throw asClientFailure(e);
+        }),
       close: () => {
         this.closed++;
       },
@@ -135,10 +161,11 @@ export class FakeInstance {
   }
 
   async #enter(method: string, channelId: bigint | undefined, ctx: HandlerContext) {
+    if (this.refused) throw transportFailure(`connect ECONNREFUSED ${this.id}`, "refused");
     this.received.push({ method, channelId, timeoutMs: ctx.timeoutMs() });
     for (const arrived of this.#arrivals.splice(0)) arrived();
     if (this.gate !== undefined) await this.gate;
-    if (this.down) throw new ConnectError(`${this.id} is down`, Code.Unavailable);
+    if (this.down) throw deadProcess(this.id);
     if (this.failWith !== undefined) throw this.failWith;
   }
 
@@ -149,7 +176,7 @@ export class FakeInstance {
       case "not-serving":
         return Serving.NOT_SERVING;
       case "unavailable":
-        throw new ConnectError(`${this.id} is down`, Code.Unavailable);
+        throw deadProcess(this.id);
       case "unimplemented":
         throw new ConnectError("no health service", Code.Unimplemented);
       case "hang":
@@ -157,6 +184,38 @@ export class FakeInstance {
         return Serving.UNKNOWN;
     }
   }
+}
+
+/** What a client sees when the process it calls dies: UNAVAILABLE from a reset connection. */
+function deadProcess(id: string): ConnectError {
+  return transportFailure(`${id} is down`, "reset");
+}
+
+/**
+ * A failure of the connection, thrown inside the fake instance: the in-memory
+ * transport carries it to the client as a wire error (causes do not cross
+ * the wire), so it travels in a header that the fake's transport turns back
+ * into the UNAVAILABLE-caused-by-TransportFailure a real client transport gives.
+ */
+function transportFailure(message: string, kind: "reset" | "refused"): ConnectError {
+  return new ConnectError(message, Code.Unavailable, { [FAKE_TRANSPORT_FAILURE]: kind });
+}
+
+const FAKE_TRANSPORT_FAILURE = "x-fake-transport-failure";
+
+/** Turns a wire error marked by {@linkcode transportFailure} into a client-side failure. */
+function asClientFailure(e: unknown): unknown {
+  if (!(e instanceof ConnectError)) return e;
+  const kind = e.metadata.get(FAKE_TRANSPORT_FAILURE);
+  if (kind === null) return e;
+  const why = kind === "refused" ? "connection refused" : "connection reset by peer";
+  return new ConnectError(
+    e.rawMessage,
+    Code.Unavailable,
+    undefined,
+    undefined,
+    new TransportFailure(why),
+  );
 }
 
 /** N fake instances `fake-0:1`, `fake-1:1`, ..., and a factory that serves them by id. */

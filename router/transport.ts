@@ -27,6 +27,14 @@ import type {
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { DEFAULT_FAILOVER_ATTEMPTS, route, routeLive } from "./jump.ts";
 import {
+  type BreakerOptions,
+  CircuitBreaker,
+  isInstanceFailure,
+  saysRetryElsewhere,
+  wasRefused,
+} from "./breaker.ts";
+import { RetryBudget, type RetryBudgetOptions } from "./retry_budget.ts";
+import {
   DEFAULT_PROBE_INTERVAL_MS,
   DEFAULT_PROBE_TIMEOUT_MS,
   probeHealth,
@@ -109,7 +117,7 @@ export interface HealthChange {
   readonly instance: Instance;
   /** The new state. */
   readonly up: boolean;
-  /** What caused it: a probe, a call that failed with UNAVAILABLE, or markUp/markDown. */
+  /** What caused it: a probe, a call that failed to reach the instance, or markUp/markDown. */
   readonly reason: "probe" | "call" | "manual";
   /** The failure, when going down because of an error. */
   readonly error?: ConnectError;
@@ -159,6 +167,10 @@ export interface RoutingTransportOptions {
   readonly failoverAttempts?: number;
   /** Called on every health change (for logs and metrics); must not throw. */
   readonly onHealthChange?: (change: HealthChange) => void;
+  /** Each instance's circuit breaker (cooldowns, probe timeouts that open it). */
+  readonly breaker?: BreakerOptions;
+  /** Retries are at most this share of calls (default 10%, a burst of 10). */
+  readonly retryBudget?: RetryBudgetOptions;
 }
 
 /** A snapshot of one instance in the list. */
@@ -211,6 +223,8 @@ export interface RoutingTransport extends Transport {
   markUp(id: string): void;
   /** Probes every instance now; resolves when the round is done. */
   checkHealth(): Promise<void>;
+  /** Retries granted and denied by the retry budget so far. */
+  readonly retries: { readonly granted: number; readonly denied: number };
   /**
    * Stops probing and closes every transport. Later calls fail with CANCELED.
    * Idempotent.
@@ -234,16 +248,25 @@ export interface RoutingTransport extends Transport {
  * return to the owner as soon as it is up again. Keyless calls go to the first
  * live instance in the list.
  *
- * **Health.** Every `probeIntervalMs` each instance gets a
- * `grpc.health.v1.Health/Check` (SERVING or UNIMPLEMENTED means up). A call
- * failing with UNAVAILABLE marks its instance down at once; only a probe (or
- * markUp) brings it back.
+ * **Health.** Each instance has a circuit breaker (breaker.ts). Every
+ * `probeIntervalMs` each instance gets a `grpc.health.v1.Health/Check`
+ * (SERVING or UNIMPLEMENTED means up). A failure of the instance itself — a
+ * refused or reset connection, a refused HTTP/2 stream, a probe refused or
+ * timing out 3 times in a row, NOT_SERVING — opens the breaker: the instance
+ * is down and its keys go to their fallbacks. After a cooldown (1 s, doubling
+ * while trials fail, at most 10 s) the next probe is the half-open trial that
+ * closes it again. An UNAVAILABLE the instance sent (its database timed out,
+ * say) is an answer, not a failure of the instance: it marks nothing down.
  *
- * **Retry.** A unary or server-streaming call of an idempotent method
- * (`NO_SIDE_EFFECTS`/`IDEMPOTENT` in the proto, or listed in
- * `idempotentMethods`) that fails with UNAVAILABLE before any response is
- * retried once on the instance the rule picks next, within the caller's
- * original deadline. Writes and other errors are never retried.
+ * **Retry.** A unary or server-streaming call is retried once on the instance
+ * the rule picks next, within the caller's original deadline, when the
+ * instance failed (not when it answered with an error) and the call is
+ * idempotent (`NO_SIDE_EFFECTS`/`IDEMPOTENT` in the proto, or listed in
+ * `idempotentMethods`), or when it certainly was not processed (a refused
+ * stream or connection, or an instance draining for shutdown: safe for
+ * writes too, RFC 9113 §8.7). Retries are at most 10% of calls in the long
+ * run (a token bucket, retry_budget.ts), so a failing fleet is not sent twice
+ * the work.
  *
  * **Cost.** While a dead instance's keys sit on their fallbacks, routers that
  * have not yet noticed the failure (or the recovery) still send those keys to
@@ -288,6 +311,9 @@ class Router implements RoutingTransport {
   #onHealthChange: ((change: HealthChange) => void) | undefined;
   #loop: ProbeLoop;
   #closed = false;
+  #breakerOptions: BreakerOptions;
+  #breakers = new WeakMap<Member, CircuitBreaker>();
+  #budget: RetryBudget;
 
   constructor(options: RoutingTransportOptions) {
     const attempts = options.failoverAttempts ?? DEFAULT_FAILOVER_ATTEMPTS;
@@ -303,6 +329,8 @@ class Router implements RoutingTransport {
     this.#probe = options.probe ?? probeHealth;
     this.#probeOptions = { service: options.healthService ?? "", timeoutMs };
     this.#onHealthChange = options.onHealthChange;
+    this.#breakerOptions = options.breaker ?? {};
+    this.#budget = new RetryBudget(options.retryBudget);
     this.#membership = new Membership(options.createTransport);
     this.#membership.set(options.instances);
     this.#loop = new ProbeLoop(
@@ -352,12 +380,22 @@ class Router implements RoutingTransport {
 
   markDown(id: string): void {
     const member = this.#membership.get(id);
-    if (member?.up) this.#setHealth(member, false, "manual");
+    if (member === undefined) return;
+    this.#breaker(member).force(false);
+    if (member.up) this.#setHealth(member, false, "manual");
   }
 
   markUp(id: string): void {
     const member = this.#membership.get(id);
-    if (member !== undefined && !member.up) this.#setHealth(member, true, "manual");
+    if (member === undefined) return;
+    this.#breaker(member).force(true);
+    if (!member.up) this.#setHealth(member, true, "manual");
+  }
+
+  /** Retries granted and denied by the retry budget so far. */
+  get retries(): { granted: number; denied: number } {
+    const { granted, denied } = this.#budget.stats;
+    return { granted, denied };
   }
 
   checkHealth(): Promise<void> {
@@ -382,6 +420,7 @@ class Router implements RoutingTransport {
     const key = this.#keyOf(method, input);
     const first = this.#pick(key);
     const started = Date.now();
+    this.#budget.call();
     try {
       return await this.#unaryOn(first, method, signal, timeoutMs, header, input, contextValues);
     } catch (e) {
@@ -420,6 +459,7 @@ class Router implements RoutingTransport {
     const key = this.#keyOf(method, requests[0]);
     const first = this.#pick(key);
     const started = Date.now();
+    this.#budget.call();
     const open = (member: Member, timeout: number | undefined) =>
       this.#streamOn(member, method, signal, timeout, header, replay(requests), contextValues);
     try {
@@ -471,7 +511,16 @@ class Router implements RoutingTransport {
     return members;
   }
 
-  /** Where to retry a failed call once, or undefined to surface the error. */
+  /**
+   * Where to retry a failed call once, or undefined to surface the error.
+   *
+   * Only failures of the instance are retried, never an answer it sent (an
+   * UNAVAILABLE from a struggling database must not double the reads):
+   * idempotent calls after any instance failure (refused or reset
+   * connection, refused stream, "retry elsewhere"); other calls only when the
+   * request was certainly not processed (a refused stream or connection, or
+   * "retry elsewhere"). Retries come out of the retry budget.
+   */
   #retryTarget(
     error: unknown,
     failed: Member,
@@ -482,11 +531,8 @@ class Router implements RoutingTransport {
     started: number,
   ): { member: Member; timeoutMs: number | undefined } | undefined {
     if (!this.#retry || this.#closed || signal?.aborted) return undefined;
-    // A refused stream was never processed (the instance is going away): safe to
-    // retry even for writes.
-    const refused = wasRefused(error);
-    if (!refused && ConnectError.from(error).code !== Code.Unavailable) return undefined;
-    if (!refused && !this.#isIdempotent(method)) return undefined;
+    if (!isInstanceFailure(error)) return undefined;
+    if (!this.#isIdempotent(method) && !notProcessed(error)) return undefined;
     let remaining = timeoutMs;
     if (timeoutMs !== undefined && timeoutMs > 0) {
       remaining = timeoutMs - (Date.now() - started);
@@ -496,6 +542,7 @@ class Router implements RoutingTransport {
     const member = this.#pick(key);
     // Same instance (nothing else is up): surface its error instead.
     if (member === failed) return undefined;
+    if (!this.#budget.tryRetry()) return undefined;
     return { member, timeoutMs: remaining };
   }
 
@@ -551,11 +598,24 @@ class Router implements RoutingTransport {
     return { ...res, message: track(res.message, note, release) };
   }
 
-  /** A call failed: UNAVAILABLE marks the instance down, unless its health changed meanwhile. */
+  /**
+   * A call failed: a failure of the instance itself (not an answer it sent)
+   * opens its breaker and marks it down, unless its health changed meanwhile.
+   */
   #noteFailure(member: Member, epoch: number, error: unknown): void {
     if (!member.up || member.removed || member.epoch !== epoch) return;
-    const e = ConnectError.from(error);
-    if (e.code === Code.Unavailable || wasRefused(error)) this.#setHealth(member, false, "call", e);
+    if (this.#breaker(member).callFailed(error)) {
+      this.#setHealth(member, false, "call", ConnectError.from(error));
+    }
+  }
+
+  #breaker(member: Member): CircuitBreaker {
+    let b = this.#breakers.get(member);
+    if (b === undefined) {
+      b = new CircuitBreaker(this.#breakerOptions);
+      this.#breakers.set(member, b);
+    }
+    return b;
   }
 
   #setHealth(member: Member, up: boolean, reason: HealthChange["reason"], error?: ConnectError) {
@@ -583,7 +643,14 @@ class Router implements RoutingTransport {
       }
       // Ignore results made stale by close, removal, or a health change meanwhile.
       if (signal.aborted || member.removed || member.epoch !== epoch) return;
-      if (result.up !== member.up) this.#setHealth(member, result.up, "probe", result.error);
+      const breaker = this.#breaker(member);
+      // An open breaker waits out its cooldown; then the probe is its trial (half-open).
+      if (!breaker.probeMayDecide) return;
+      if (result.error === undefined || result.up) breaker.probeAnswered(result.up);
+      else breaker.probeFailed(result.error);
+      if (breaker.closed !== member.up) {
+        this.#setHealth(member, breaker.closed, "probe", result.error);
+      }
     }));
   }
 }
@@ -617,14 +684,18 @@ async function* track<T>(
 }
 
 /**
- * Whether the server refused the call's HTTP/2 stream (RST_STREAM
- * REFUSED_STREAM, e.g. after its GOAWAY on shutdown): the request was not
- * processed, so it may be sent elsewhere. connect-node reports it as INTERNAL.
+ * Whether the request certainly never reached the instance's handler: a
+ * refused stream or connection, or the instance saying "retry elsewhere".
+ * Only then may a call with side effects be sent again.
  */
-export function wasRefused(error: unknown): boolean {
+function notProcessed(error: unknown): boolean {
+  if (wasRefused(error) || saysRetryElsewhere(error)) return true;
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth++) {
-    if (e.message.includes("REFUSED_STREAM")) return true;
+    const code = (e as { code?: unknown }).code;
+    if (code === "ECONNREFUSED" || /connection refused/i.test(e.message)) return true;
     e = e.cause;
   }
   return false;
 }
+
+export { wasRefused };

@@ -72,7 +72,7 @@ async function rejects(promise: Promise<unknown>, code: Code): Promise<ConnectEr
 }
 
 function fakeClock() {
-  return FakeTimers.install({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+  return FakeTimers.install({ toFake: ["setTimeout", "clearTimeout", "Date", "performance"] });
 }
 
 Deno.test("every request for a channel lands on one instance: the jump hash owner", async () => {
@@ -223,20 +223,97 @@ Deno.test("recovery: probes mark an instance down and up again, and its channels
   }
 });
 
-Deno.test("probes: a hung check times out (down), UNIMPLEMENTED counts as up", async () => {
+Deno.test("probes: a refused check marks down at once, a hung one after 3 timeouts in a row; UNIMPLEMENTED counts as up", async () => {
   const clock = fakeClock();
   try {
     await using t = setup(3, { probeIntervalMs: 1000, probeTimeoutMs: 200 });
     t.fakes[0].health = "hang";
     t.fakes[1].health = "unimplemented";
-    t.fakes[2].health = "unavailable";
-    await clock.tickAsync(199);
-    assert.equal(t.router.instances[0].up, true, "still waiting for the hung check");
-    assert.equal(t.router.instances[2].up, false);
-    await clock.tickAsync(1);
-    assert.deepEqual(t.router.instances.map((i) => i.up), [false, true, false]);
+    t.fakes[2].health = "unavailable"; // the connection is reset: a failure of the instance
+    await clock.tickAsync(200);
+    assert.deepEqual(t.router.instances.map((i) => i.up), [true, true, false]);
+    // A busy instance answers late: one or two timeouts do not move its channels.
+    await clock.tickAsync(1200);
+    assert.equal(t.router.instances[0].up, true, "2 timeouts");
+    await clock.tickAsync(1200);
+    assert.deepEqual(t.router.instances.map((i) => i.up), [false, true, false], "3 timeouts");
     const hung = t.events.find((e) => e.instance.id === t.ids[0]);
     assert.equal(hung?.error?.code, Code.DeadlineExceeded);
+  } finally {
+    clock.uninstall();
+  }
+});
+
+Deno.test("an UNAVAILABLE the instance sent (its database failed) is neither retried nor marks it down", async () => {
+  await using t = setup(3);
+  const channelId = channelOwnedBy(1, 3);
+  t.fakes[1].failWith = new ConnectError("Cassandra query failed: read timeout", Code.Unavailable);
+  for (let i = 0; i < 5; i++) await rejects(t.client.getMessages({ channelId }), Code.Unavailable);
+  assert.equal(t.fakes[1].received.length, 5, "every read stayed on the owner");
+  assert.equal(t.fakes[0].received.length + t.fakes[2].received.length, 0, "no retry doubled them");
+  assert.equal(t.router.instances[1].up, true);
+  assert.deepEqual(t.events, []);
+});
+
+Deno.test("a write whose connection was refused (never sent) is retried on the fallback", async () => {
+  await using t = setup(4);
+  const channelId = channelOwnedBy(2, 4);
+  t.fakes[2].refused = true;
+  const res = await t.client.createMessage({ channelId, authorId: 1n, content: "x" });
+  assert.equal(res.message?.content, t.ids[routeLive(channelId, 4, (i) => i !== 2)]);
+  assert.equal(t.fakes[2].received.length, 0);
+  assert.equal(t.router.instances[2].up, false);
+});
+
+Deno.test("retries stay within the budget: at most ~10% of calls when an instance keeps failing", async () => {
+  await using t = setup(3, { retryBudget: { ratio: 0.1, maxTokens: 2 } });
+  const owned = CHANNELS.filter((c) => route(c, 3) === 0);
+  const fallbackOf = (c: bigint) => routeLive(c, 3, (i) => i !== 0);
+  // The owner keeps failing; keep it "up" so every call is tried there first.
+  t.fakes[0].down = true;
+  let served = 0;
+  let failed = 0;
+  for (let round = 0; round < 5; round++) {
+    for (const channelId of owned) {
+      t.router.markUp(t.ids[0]);
+      try {
+        const r = await t.client.getMessages({ channelId });
+        assert.equal(r.messages[0].content, t.ids[fallbackOf(channelId)]);
+        served++;
+      } catch (e) {
+        assert.equal(ConnectError.from(e).code, Code.Unavailable);
+        failed++;
+      }
+    }
+  }
+  const calls = served + failed;
+  assert.equal(t.router.retries.granted, served);
+  assert.ok(served <= 2 + Math.ceil(calls * 0.1), `${served} retries for ${calls} calls`);
+  assert.ok(failed > 0, "the budget ran out");
+});
+
+Deno.test("breaker: after a call failure the instance stays out for the cooldown, then a probe is the trial", async () => {
+  const clock = fakeClock();
+  try {
+    await using t = setup(2, { breaker: { cooldownMs: 1000, maxCooldownMs: 4000 } });
+    const channelId = channelOwnedBy(0, 2);
+    t.fakes[0].down = true;
+    await t.client.getMessages({ channelId }); // retried on instance 1; 0 is open now
+    assert.equal(t.router.instances[0].up, false);
+    t.fakes[0].down = false; // back, but the breaker waits
+    await t.router.checkHealth();
+    assert.equal(t.router.instances[0].up, false, "open: probes do not decide during the cooldown");
+    await clock.tickAsync(1000);
+    t.fakes[0].health = "unavailable"; // the trial fails: open again, cooldown doubled
+    await t.router.checkHealth();
+    assert.equal(t.router.instances[0].up, false);
+    t.fakes[0].health = "serving";
+    await clock.tickAsync(1000);
+    await t.router.checkHealth();
+    assert.equal(t.router.instances[0].up, false, "2 s cooldown now");
+    await clock.tickAsync(1000);
+    await t.router.checkHealth();
+    assert.equal(t.router.instances[0].up, true, "the trial succeeded: closed");
   } finally {
     clock.uninstall();
   }
@@ -269,8 +346,9 @@ Deno.test("a probe result made stale by a health change meanwhile is ignored", a
   assert.equal(t.router.instances[0].up, true, "a probe started after the change applies");
 });
 
-Deno.test("UNAVAILABLE marks the instance down; an idempotent read is retried once on the fallback", async () => {
-  await using t = setup(5);
+Deno.test("a failure to reach an instance marks it down; an idempotent read is retried once on the fallback", async () => {
+  // No cooldown: the probe below may close the breakers at once (the cooldown has its own test).
+  await using t = setup(5, { breaker: { cooldownMs: 0 } });
   const channelId = channelOwnedBy(2, 5);
   const fallback = routeLive(channelId, 5, (i) => i !== 2);
   t.fakes[2].down = true;

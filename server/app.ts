@@ -12,13 +12,13 @@ import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatMessagesService } from "../gen/messages/messages_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { applySchema } from "../db/schema.ts";
-import { CapacityError, Coalescer, FlightTimeoutError } from "./coalescer.ts";
+import { CapacityError, Coalescer, FlightTimeoutError, Limiter } from "./coalescer.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Cancellation } from "../lib/cancellation.ts";
 import { toConnectError } from "./errors.ts";
 import { healthService, probeStore, Readiness } from "../http/health.ts";
 import { plainRoutes } from "../http/routes.ts";
-import { createLogger, type Logger } from "../lib/log.ts";
+import { createLogger, type Logger, LogThrottle } from "../lib/log.ts";
 import { ResettableWindow, ServiceMetrics } from "./metrics.ts";
 import { createObserver } from "../http/observe.ts";
 import { type Registration, serve, type Serving } from "../http/serving.ts";
@@ -101,6 +101,7 @@ export async function startDataService(
     () => inFlight(),
     (service, method) => dataServices.has(service) && !UNCOUNTED_METHODS.has(method),
   );
+  const agedLog = new LogThrottle(1000);
   const coalescer = new Coalescer<unknown>({
     enabled: config.coalesce,
     flightTimeoutMs: config.flightTimeoutMs,
@@ -113,7 +114,17 @@ export async function startDataService(
     onEvent: (e) => {
       if (e.type === "join") metrics.coalesced.inc();
       else if (e.type === "reject") metrics.rejected.inc({ cap: e.cap });
-      else if (e.type === "aged") log.warn("flight aged out", { key: e.key, ageMs: e.ageMs });
+      else if (e.type === "aged") {
+        // Under overload thousands of flights age at once: a sample line a second.
+        const t = agedLog.allow("aged");
+        if (t.ok) {
+          log.warn("flight aged out", {
+            key: e.key,
+            ageMs: Math.round(e.ageMs),
+            similarSuppressed: t.suppressed,
+          });
+        }
+      }
     },
   });
   const inFlight = () => {
@@ -131,6 +142,11 @@ export async function startDataService(
     startedAt,
     inFlight,
     window: new ResettableWindow(),
+    writes: new Limiter({
+      maxConcurrent: config.maxConcurrentWrites,
+      maxQueued: config.maxQueuedWrites,
+      cap: "maxQueuedWrites",
+    }),
   };
   const services: Registration[] = [
     { service: MessagesService, impl: messagesService(serviceDeps) },
@@ -180,7 +196,16 @@ export async function startDataService(
       fastPort: config.fastPort,
       services,
       readMaxBytes: config.readMaxBytes,
+      fastPath: config.fastPath,
       limits: { maxConcurrentStreams: config.http2MaxStreams },
+      maxInFlight: config.maxInFlightRequests,
+      // Probes and dashboards must answer under any load.
+      exempt: [
+        ...Health.methods.map((m) => `/${Health.typeName}/${m.name}`),
+        `/${MessagesService.typeName}/${MessagesService.method.getStats.name}`,
+        `/${CompatMessagesService.typeName}/${CompatMessagesService.method.getAndResetMetrics.name}`,
+      ],
+      onShed: () => metrics.rejected.inc({ cap: "maxInFlightRequests" }),
       observer: createObserver(metrics, log),
       plain,
       corsOrigins: config.corsOrigins,

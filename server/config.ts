@@ -171,8 +171,36 @@ export const SERVE = defineCommand({
       type: "int",
       min: 0,
       max: 1_000_000,
-      default: 10000,
+      default: 2048,
       help: "Most reads waiting for a query slot (then RESOURCE_EXHAUSTED)",
+    },
+    {
+      name: "max-concurrent-writes",
+      env: "MAX_CONCURRENT_WRITES",
+      type: "int",
+      min: 1,
+      max: 100_000,
+      default: 256,
+      help: "Most CreateMessage writes running against Cassandra at once",
+    },
+    {
+      name: "max-queued-writes",
+      env: "MAX_QUEUED_WRITES",
+      type: "int",
+      min: 0,
+      max: 1_000_000,
+      default: 2048,
+      help: "Most writes waiting for a slot (then RESOURCE_EXHAUSTED)",
+    },
+    {
+      name: "max-inflight-requests",
+      env: "MAX_INFLIGHT_REQUESTS",
+      type: "int",
+      min: 1,
+      max: 10_000_000,
+      default: 20000,
+      help: "Requests in flight on the instance (both listeners); past it, RESOURCE_EXHAUSTED\n" +
+        "before the request is read (health, readiness, metrics, GetStats exempt)",
     },
     {
       name: "flight-timeout-ms",
@@ -251,6 +279,9 @@ export interface ServerConfig {
   onCap: "reject" | "independent";
   maxConcurrentQueries: number;
   maxQueuedQueries: number;
+  maxConcurrentWrites: number;
+  maxQueuedWrites: number;
+  maxInFlightRequests: number;
   flightTimeoutMs: number;
   maxFlightAgeMs: number;
   readMaxBytes: number;
@@ -302,6 +333,9 @@ export function parseConfig(args: string[], env?: Env): ServerConfig {
     onCap: v["on-cap"],
     maxConcurrentQueries: v["max-concurrent-queries"],
     maxQueuedQueries: v["max-queued-queries"],
+    maxConcurrentWrites: v["max-concurrent-writes"],
+    maxQueuedWrites: v["max-queued-writes"],
+    maxInFlightRequests: v["max-inflight-requests"],
     flightTimeoutMs: v["flight-timeout-ms"],
     maxFlightAgeMs: v["max-flight-age-ms"],
     readMaxBytes: v["read-max-bytes"],

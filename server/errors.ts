@@ -7,7 +7,8 @@
  * | server `Unavailable`, `Overloaded`, `IsBootstrapping`     | `UNAVAILABLE`       |
  * | server `ReadTimeout`/`WriteTimeout`, read/write failure   | `UNAVAILABLE`       |
  * | client `OperationTimedOutError` (driver `readTimeout`)    | `DEADLINE_EXCEEDED` |
- * | `BusyConnectionError` (driver request queue full)         | `RESOURCE_EXHAUSTED`|
+ * | `BusyConnectionError` (driver request queue full), also   | `RESOURCE_EXHAUSTED`|
+ * | inside `NoHostAvailableError` when every host was busy    |                     |
  * | anything else                                             | `INTERNAL`          |
  *
  * UNAVAILABLE means "try again, maybe elsewhere": the router retries idempotent
@@ -35,9 +36,12 @@ export function codeOfDriverError(err: unknown): Code {
   if (err instanceof ConnectError) return err.code;
   if (err instanceof errors.NoHostAvailableError) {
     const inner = Object.values(err.innerErrors ?? {});
-    const allTimedOut = inner.length > 0 &&
-      inner.every((e) => e instanceof errors.OperationTimedOutError);
-    return allTimedOut ? Code.DeadlineExceeded : Code.Unavailable;
+    const all = (type: new (...args: never[]) => Error) =>
+      inner.length > 0 && inner.every((e) => e instanceof type);
+    // The driver's own back-pressure (every connection has 2048 requests in
+    // flight) is overload here, not a lost database.
+    if (all(errors.BusyConnectionError)) return Code.ResourceExhausted;
+    return all(errors.OperationTimedOutError) ? Code.DeadlineExceeded : Code.Unavailable;
   }
   if (err instanceof errors.OperationTimedOutError) return Code.DeadlineExceeded;
   if (err instanceof errors.BusyConnectionError) return Code.ResourceExhausted;

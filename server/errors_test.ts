@@ -25,6 +25,22 @@ Deno.test("driver errors map to Connect codes", () => {
     [new errors.ResponseError(rc.overloaded, "overloaded"), Code.Unavailable],
     [new errors.ResponseError(rc.syntaxError, "bad"), Code.Internal],
     [new errors.BusyConnectionError("h", 2048, 1), Code.ResourceExhausted],
+    // "All connections ... busy, 2048 requests in-flight": the driver's back-pressure, not a lost
+    // database (it used to surface as UNAVAILABLE).
+    [
+      new errors.NoHostAvailableError({
+        "a:9042": new errors.BusyConnectionError("a", 2048, 1),
+        "b:9042": new errors.BusyConnectionError("b", 2048, 1),
+      }),
+      Code.ResourceExhausted,
+    ],
+    [
+      new errors.NoHostAvailableError({
+        "a:9042": new errors.BusyConnectionError("a", 2048, 1),
+        "b:9042": new Error("connect ECONNREFUSED"),
+      }),
+      Code.Unavailable,
+    ],
     [new Error("boom"), Code.Internal],
   ];
   for (const [err, code] of cases) assert.equal(codeOfDriverError(err), code, String(err));

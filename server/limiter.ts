@@ -9,8 +9,13 @@
  * @module
  */
 
+import type { Cancellation } from "../lib/cancellation.ts";
+
 /** The option whose cap was hit; the service maps every one to RESOURCE_EXHAUSTED. */
 export type Cap = "maxWaitersPerFlight" | "maxFlights" | "maxQueuedCalls";
+
+/** The cap a limiter's full queue reports: reads (the coalescer's) or writes. */
+export type QueueCap = "maxQueuedCalls" | "maxQueuedWrites";
 
 /**
  * Thrown (as a rejection) when a caller is turned away because a cap was hit.
@@ -30,7 +35,7 @@ export class CapacityError extends Error {
    * @param cap the option whose cap was hit.
    * @param limit that option's value.
    */
-  constructor(readonly cap: Cap, readonly limit: number) {
+  constructor(readonly cap: Cap | QueueCap, readonly limit: number) {
     super(`Capacity exceeded: ${cap} is ${limit}`);
   }
 }
@@ -44,6 +49,8 @@ export interface LimiterOptions {
   maxConcurrent: number;
   /** Most callers waiting for a slot: an integer >= 0, or Infinity (the default). */
   maxQueued?: number;
+  /** The cap named by the CapacityError of a full queue (default "maxQueuedCalls"). */
+  cap?: QueueCap;
 }
 
 /** Throws a RangeError unless `value` is an integer >= `min` or Infinity. */
@@ -86,7 +93,11 @@ export class Limiter {
   #queue = new Set<Waiting>();
 
   /** @throws {RangeError} when an option is out of range. */
-  constructor({ maxConcurrent, maxQueued = Infinity }: LimiterOptions) {
+  /** The cap a full queue reports. */
+  readonly cap: QueueCap;
+
+  constructor({ maxConcurrent, maxQueued = Infinity, cap = "maxQueuedCalls" }: LimiterOptions) {
+    this.cap = cap;
     checkCount("maxConcurrent", maxConcurrent, 1);
     checkCount("maxQueued", maxQueued, 0);
     this.maxConcurrent = maxConcurrent;
@@ -120,12 +131,12 @@ export class Limiter {
    * {@linkcode CapacityError} when the queue is full, and with the signal's
    * reason when it aborts first (the caller then leaves the queue).
    */
-  acquire(signal?: AbortSignal): Promise<Release> {
+  acquire(signal?: Cancellation): Promise<Release> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const release = this.tryAcquire();
     if (release) return Promise.resolve(release);
     if (this.#queue.size >= this.maxQueued) {
-      return Promise.reject(new CapacityError("maxQueuedCalls", this.maxQueued));
+      return Promise.reject(new CapacityError(this.cap, this.maxQueued));
     }
     const { promise, resolve, reject } = Promise.withResolvers<Release>();
     const onAbort = () => {

@@ -26,6 +26,7 @@ import {
 } from "../gen/messages/messages_pb.ts";
 import type { Cancellation } from "../lib/cancellation.ts";
 import { cancellationOf } from "../http/fast/context.ts";
+import { CapacityError, type Limiter } from "./limiter.ts";
 import type { InFlight, ResettableWindow, ServiceMetrics } from "./metrics.ts";
 import type { MessageStore, StoredMessage } from "./store.ts";
 import { type SnowflakeGenerator, timestampOf } from "./snowflake.ts";
@@ -55,6 +56,8 @@ export interface ServiceDeps {
   inFlight: () => InFlight;
   /** The view getAndResetMetrics reads and restarts. */
   window: ResettableWindow;
+  /** Bounds writes to Cassandra (past its queue: RESOURCE_EXHAUSTED); none when undefined. */
+  writes?: Limiter;
 }
 
 /** Runs one store operation, counting it as a query and timing it. */
@@ -89,6 +92,30 @@ const getMessagesResponse = memo((rows: StoredMessage[]): GetMessagesResponse =>
   create(GetMessagesResponseSchema, { messages: rows.map(toProto) })
 );
 const messageReply = memo((m: StoredMessage): MessageReply => create(MessageReplySchema, m));
+
+/**
+ * A write slot: at once if one is free, else after waiting in the bounded
+ * queue; RESOURCE_EXHAUSTED when the queue is full (the driver's own limit of
+ * 2048 requests per connection is never reached), the caller's own error when
+ * it gives up first.
+ */
+async function admitWrite(
+  writes: Limiter | undefined,
+  cancel: Cancellation,
+): Promise<() => void> {
+  if (writes === undefined) return () => {};
+  const release = writes.tryAcquire();
+  if (release !== undefined) return release;
+  try {
+    return await writes.acquire(cancel);
+  } catch (err) {
+    if (err instanceof CapacityError) {
+      throw new ConnectError(`server busy: ${err.message}`, Code.ResourceExhausted);
+    }
+    if (cancel.aborted && err === cancel.reason) throw ConnectError.from(err, Code.Canceled);
+    throw err;
+  }
+}
 
 /** Reads one message through the coalescer; NOT_FOUND when absent. */
 async function readOne(
@@ -139,17 +166,23 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
       );
     },
 
-    async createMessage(req) {
+    async createMessage(req, ctx) {
       requirePositiveId("channel_id", req.channelId);
       requirePositiveId("author_id", req.authorId);
-      const m: StoredMessage = {
-        channelId: req.channelId,
-        authorId: req.authorId,
-        content: requireContent(req.content),
-        messageId: deps.ids.next(),
-      };
-      await query(deps, "create_message", () => deps.store.createMessage(m));
-      return { message: toProto(m) };
+      const content = requireContent(req.content);
+      const release = await admitWrite(deps.writes, cancellationOf(ctx));
+      try {
+        const m: StoredMessage = {
+          channelId: req.channelId,
+          authorId: req.authorId,
+          content,
+          messageId: deps.ids.next(),
+        };
+        await query(deps, "create_message", () => deps.store.createMessage(m));
+        return { message: toProto(m) };
+      } finally {
+        release();
+      }
     },
 
     async getStats() {

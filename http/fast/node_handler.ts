@@ -251,7 +251,7 @@ function readStream(
 }
 
 /** Writes a reply on an HTTP/2 stream (headers, body, trailers). */
-function writeH2(stream: http2.ServerHttp2Stream, reply: Reply): void {
+export function writeH2(stream: http2.ServerHttp2Stream, reply: Reply): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
   const head: http2.OutgoingHttpHeaders = {
     ":status": reply.status,
@@ -284,7 +284,7 @@ function writeH2(stream: http2.ServerHttp2Stream, reply: Reply): void {
 }
 
 /** Writes a reply on an HTTP/1.x response. */
-function writeH1(res: http.ServerResponse, reply: Reply): void {
+export function writeH1(res: http.ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
   res.statusCode = reply.status;
   res.setHeader("content-type", reply.contentType);

@@ -1,0 +1,56 @@
+/**
+ * A retry budget: retries are at most a fixed share of calls (default 10%),
+ * so that when many calls fail at once the router does not double the load on
+ * what is already struggling. A token bucket like gRPC's retry throttling:
+ * every call adds `ratio` of a token (up to `maxTokens`), every retry spends
+ * one; without a whole token, no retry.
+ *
+ * @module
+ */
+
+/** Options of {@linkcode RetryBudget}. */
+export interface RetryBudgetOptions {
+  /** Retries per call allowed in the long run (default 0.1). */
+  readonly ratio?: number;
+  /** Most tokens saved up, i.e. the largest burst of retries (default 10). */
+  readonly maxTokens?: number;
+}
+
+/** Counts calls and grants retries within the budget. */
+export class RetryBudget {
+  readonly ratio: number;
+  readonly maxTokens: number;
+  #tokens: number;
+  #granted = 0;
+  #denied = 0;
+
+  constructor(options: RetryBudgetOptions = {}) {
+    this.ratio = options.ratio ?? 0.1;
+    this.maxTokens = options.maxTokens ?? 10;
+    if (!(this.ratio >= 0) || !(this.maxTokens >= 1)) {
+      throw new RangeError("ratio must be >= 0 and maxTokens >= 1");
+    }
+    this.#tokens = this.maxTokens; // a fresh router may retry a few at once
+  }
+
+  /** A call was made (earns `ratio` of a token). */
+  call(): void {
+    this.#tokens = Math.min(this.maxTokens, this.#tokens + this.ratio);
+  }
+
+  /** Asks for a retry: true (one token spent) or false (over budget). */
+  tryRetry(): boolean {
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      this.#granted++;
+      return true;
+    }
+    this.#denied++;
+    return false;
+  }
+
+  /** Retries granted and denied so far. */
+  get stats(): { granted: number; denied: number; tokens: number } {
+    return { granted: this.#granted, denied: this.#denied, tokens: this.#tokens };
+  }
+}
