@@ -19,7 +19,7 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SERVER_STACKS, stackServes } from "./stacks.ts";
-import { CLIENT_STACKS } from "./transports.ts";
+import { CLIENT_STACKS, transportSpeaks } from "./transports.ts";
 import { findRunner } from "./tools.ts";
 import { CONFORMANCE_VERSION } from "./version.ts";
 
@@ -330,7 +330,8 @@ const USAGE = `deno task conformance [options]
                               ${COMBINATIONS.map(label).join(", ")})
   --stack LIST                server stacks, comma-separated (default main,fast; known:
                               ${Object.keys(SERVER_STACKS).join(", ")})
-  --transport NAME            client transport (${Object.keys(CLIENT_STACKS).join(", ")})
+  --transport LIST            client transports, comma-separated (default router,lean; known:
+                              ${Object.keys(CLIENT_STACKS).join(", ")})
   --run PATTERN               only test cases matching PATTERN (repeatable; the runner's syntax)
   --watchdog SECONDS          kill an invocation after this long (default 240)
   -v, --verbose               stream the runner's verbose output
@@ -344,7 +345,7 @@ async function main(argv: string[]): Promise<number> {
       full: { type: "boolean", default: false },
       only: { type: "string", multiple: true },
       stack: { type: "string", default: "main,fast" },
-      transport: { type: "string", default: Object.keys(CLIENT_STACKS)[0] },
+      transport: { type: "string", default: "router,lean" },
       run: { type: "string", multiple: true },
       watchdog: { type: "string", default: "240" },
       verbose: { type: "boolean", short: "v", default: false },
@@ -374,8 +375,9 @@ async function main(argv: string[]): Promise<number> {
     : COMBINATIONS;
   const stacks = values.stack!.split(",").map((s) => s.trim()).filter(Boolean);
   for (const s of stacks) if (!(s in SERVER_STACKS)) throw new Error(`unknown --stack ${s}`);
-  if (!(values.transport! in CLIENT_STACKS)) {
-    throw new Error(`unknown --transport ${values.transport}`);
+  const transports = values.transport!.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const t of transports) {
+    if (!(t in CLIENT_STACKS)) throw new Error(`unknown --transport ${t}`);
   }
   const watchdogSeconds = Number(values.watchdog);
   if (!(watchdogSeconds > 0)) throw new Error("--watchdog must be > 0");
@@ -386,33 +388,44 @@ async function main(argv: string[]): Promise<number> {
   const outcomes: Outcome[] = [];
   console.log(
     `connectconformance ${CONFORMANCE_VERSION}, ${values.full ? "full" : "reduced"} suite, ` +
-      `server stacks ${stacks.join(", ")}, client transport "${values.transport}"`,
+      `server stacks ${stacks.join(", ")}, client transports ${transports.join(", ")}`,
   );
   try {
-    type Run = { mode: Mode; c: Combination; stack: string };
+    // Server mode: each stack on the protocols it serves; client mode: each transport on
+    // the protocols it speaks itself (the lean one hands the others to the router's).
+    type Run = { mode: Mode; c: Combination; stack: string; transport: string };
     const runs: Run[] = [];
     for (const mode of modes) {
-      for (const stack of mode === "client" ? [stacks[0]] : stacks) {
+      if (mode === "server") {
+        for (const stack of stacks) {
+          for (const c of combinations) {
+            if (stackServes(stack, c.protocol)) runs.push({ mode, c, stack, transport: "" });
+          }
+        }
+        continue;
+      }
+      for (const transport of transports) {
         for (const c of combinations) {
-          if (mode === "client" || stackServes(stack, c.protocol)) runs.push({ mode, c, stack });
+          if (transportSpeaks(transport, c.protocol)) runs.push({ mode, c, stack: "", transport });
         }
       }
     }
-    for (const { mode, c, stack } of runs) {
+    for (const { mode, c, stack, transport } of runs) {
       {
         const o = await invoke(runner, mode, c, {
           tls: values.full!,
           run: values.run ?? [],
           stack,
-          transport: values.transport!,
+          transport,
           watchdogSeconds,
           verbose: values.verbose!,
           dir,
         });
-        outcomes.push(mode === "server" ? { ...o, combination: `${stack} ${o.combination}` } : o);
+        const which = mode === "server" ? stack : transport;
+        outcomes.push({ ...o, combination: `${which} ${o.combination}` });
         const status = o.wedged ? "WEDGED" : o.failed > 0 ? "FAIL" : "ok";
         console.log(
-          `${mode} ${mode === "server" ? `${stack} ` : ""}${
+          `${mode} ${which} ${
             label(c)
           }: ${o.passed} passed, ${o.failed} failed, ${o.expected} known ` +
             `(${o.seconds.toFixed(1)} s) ${status}`,

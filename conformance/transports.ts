@@ -12,6 +12,7 @@ import type { Transport } from "@connectrpc/connect";
 import { compressionGzip } from "@connectrpc/connect-node";
 import type { Registry } from "@bufbuild/protobuf";
 import { createNodeTransportFactory } from "../router/node.ts";
+import { createFastTransportFactory } from "../router/fast_factory.ts";
 import { createRoutingTransport } from "../router/transport.ts";
 
 /** How to reach the reference server, from a `ClientCompatRequest`. */
@@ -64,7 +65,37 @@ export const routerClientStack: ClientStack = (config) => {
   });
 };
 
+/**
+ * The router over the lean Connect transport (router/lean_transport.ts, the
+ * default of router/node.ts and the load CLI) for what it serves: Connect,
+ * identity, POST, HTTP/1.1 or HTTP/2. The rest (gRPC, gRPC-web, gzip, GET)
+ * goes through {@linkcode routerClientStack}, as the product's own
+ * protocol override would.
+ */
+export const leanClientStack: ClientStack = (config) => {
+  if (config.protocol !== "connect" || config.compression !== "identity" || config.useHttpGet) {
+    return routerClientStack(config);
+  }
+  return createRoutingTransport({
+    instances: [`${config.host}:${config.port}`],
+    probeIntervalMs: 0,
+    createTransport: createFastTransportFactory({
+      httpVersion: config.httpVersion,
+      useBinaryFormat: config.binary,
+      jsonOptions: { registry: config.registry },
+      // The reference server has no fast listener to find.
+      discover: false,
+    }),
+  });
+};
+
 /** Transport stacks by name; the first is the default. */
 export const CLIENT_STACKS: Readonly<Record<string, ClientStack>> = {
   router: routerClientStack,
+  lean: leanClientStack,
 };
+
+/** Protocols a client transport speaks itself (the lean one: Connect only). */
+export function transportSpeaks(transport: string, protocol: string): boolean {
+  return transport !== "lean" || protocol === "connect";
+}

@@ -17,7 +17,12 @@
  * @module
  */
 import type { JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
-import { createConnectTransport } from "@connectrpc/connect-web";
+import * as http from "node:http";
+import * as https from "node:https";
+import {
+  createConnectTransport as createNodeConnectTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
 import { type DiscoveryOptions, withFastListener } from "./discovery.ts";
 import { createLeanConnectTransport } from "./lean_transport.ts";
 import type { TransportFactory } from "./membership.ts";
@@ -42,6 +47,10 @@ export interface FastTransportFactoryOptions {
   readonly caCerts?: string[];
   /** How instances are asked for their fast listener. */
   readonly discovery?: DiscoveryOptions;
+  /** "2" (default; h2c prior knowledge for http://) or "1.1" (keep-alive HTTP/1.1). */
+  readonly httpVersion?: "1.1" | "2";
+  /** Ask instances for their fast listener (default true); false: call the given URL. */
+  readonly discover?: boolean;
 }
 
 /**
@@ -64,11 +73,12 @@ export function createFastTransportFactory(
   const perConnection = Math.max(1, options.streamsPerConnection ?? 200);
   const direct: TransportFactory = (instance) => {
     const cleartext = instance.baseUrl.startsWith("http:");
+    const h1 = options.httpVersion === "1.1";
     const open = () => ({
       client: Deno.createHttpClient({
         // Prior knowledge for cleartext (the fast listener speaks h2c, not Upgrade).
-        http1: !cleartext,
-        http2: true,
+        http1: h1 || !cleartext,
+        http2: !h1,
         caCerts: options.caCerts,
       }),
       inFlight: 0,
@@ -99,20 +109,48 @@ export function createFastTransportFactory(
       defaultTimeoutMs: options.defaultTimeoutMs,
       jsonOptions: options.jsonOptions,
       fetch: fetchVia,
-      fallback: createConnectTransport({
+      // Streams (rare here: Health/Watch) need streaming request bodies, which fetch
+      // lacks: connect-node, made on first use.
+      fallback: {
+        stream: (...args) => (streams ??= streamTransport()).transport.stream(...args),
+      },
+    });
+    let streams: ReturnType<typeof streamTransport> | undefined;
+    const streamTransport = () => {
+      if (h1) {
+        const agent = new (cleartext ? http.Agent : https.Agent)({ keepAlive: true });
+        const transport = createNodeConnectTransport({
+          baseUrl: instance.baseUrl,
+          httpVersion: "1.1",
+          acceptCompression: [],
+          nodeOptions: { agent },
+          useBinaryFormat: options.useBinaryFormat,
+          defaultTimeoutMs: options.defaultTimeoutMs,
+          jsonOptions: options.jsonOptions,
+        });
+        return { transport, close: () => agent.destroy() };
+      }
+      const sessionManager = new Http2SessionManager(instance.baseUrl);
+      const transport = createNodeConnectTransport({
         baseUrl: instance.baseUrl,
+        httpVersion: "2",
+        // Identity only: connect-node under Deno 2.9.6 can fail gzip responses with
+        // "Premature close" (see conformance/known-flaky-client.txt).
+        acceptCompression: [],
+        sessionManager,
         useBinaryFormat: options.useBinaryFormat,
         defaultTimeoutMs: options.defaultTimeoutMs,
         jsonOptions: options.jsonOptions,
-        fetch: fetchVia,
-      }),
-    });
+      });
+      return { transport, close: () => sessionManager.abort() };
+    };
     return {
       ...transport,
       close: () => {
         for (const c of pool) c.client.close();
+        streams?.close();
       },
     };
   };
-  return withFastListener(direct, options.discovery);
+  return options.discover === false ? direct : withFastListener(direct, options.discovery);
 }

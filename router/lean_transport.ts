@@ -32,6 +32,7 @@ import {
   toJsonString,
 } from "@bufbuild/protobuf";
 import {
+  appendHeaders,
   Code,
   ConnectError,
   type ContextValues,
@@ -40,9 +41,9 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import {
-  codeFromHttpStatus,
   errorFromJsonBytes,
   trailerDemux,
+  validateResponse,
 } from "@connectrpc/connect/protocol-connect";
 import { coarseTimer, type Expiring } from "../lib/coarse_timer.ts";
 
@@ -113,7 +114,12 @@ export function createLeanConnectTransport(o: LeanTransportOptions): Transport {
       url = `${base}/${method.parent.typeName}/${method.name}`;
       urls.set(method, url);
     }
-    const timeout = timeoutMs ?? o.defaultTimeoutMs;
+    // As connect-es: undefined takes the default, <= 0 means none.
+    const timeout = timeoutMs === undefined
+      ? o.defaultTimeoutMs
+      : timeoutMs <= 0
+      ? undefined
+      : timeoutMs;
     const headers: Record<string, string> = {
       "content-type": contentType,
       "connect-protocol-version": "1",
@@ -157,13 +163,15 @@ export function createLeanConnectTransport(o: LeanTransportOptions): Transport {
       } catch (e) {
         throw fetchError(e, fetchSignal, true);
       }
-      if (res.status !== 200) {
-        throw errorFromJsonBytes(
-          bytes,
-          res.headers,
-          new ConnectError(`HTTP ${res.status}`, codeFromHttpStatus(res.status), res.headers),
-        );
-      }
+      // The status and content type as connect-es checks them (throws for a wrong type).
+      const { isUnaryError, unaryError } = validateResponse(
+        "unary",
+        binary,
+        res.status,
+        res.headers,
+      );
+      const [h, t] = trailerDemux(res.headers);
+      if (isUnaryError) throw errorFromJsonBytes(bytes, appendHeaders(h, t), unaryError);
       let message: MessageShape<O>;
       try {
         message = binary
@@ -175,7 +183,6 @@ export function createLeanConnectTransport(o: LeanTransportOptions): Transport {
           Code.Internal,
         );
       }
-      const [h, t] = trailerDemux(res.headers);
       return {
         stream: false,
         service: method.parent,
