@@ -107,3 +107,21 @@ export {
   type RoutingTransport,
   type RoutingTransportOptions,
 } from "./transport.ts";
+export {
+  createLeanConnectTransport,
+  type LeanTransportOptions,
+  TransportFailure,
+} from "./lean_transport.ts";
+export {
+  discoverFastUrl,
+  type DiscoveryOptions,
+  isTransportFailure,
+  withFastListener,
+} from "./discovery.ts";
+export {
+  type BreakerOptions,
+  type BreakerState,
+  isInstanceFailure,
+  wasRefused,
+} from "./breaker.ts";
+export { type RetryBudgetOptions } from "./retry_budget.ts";

@@ -697,5 +697,3 @@ function notProcessed(error: unknown): boolean {
   }
   return false;
 }
-
-export { wasRefused };

@@ -19,6 +19,8 @@ import {
   type ProbeOptions,
   type ProbeResult,
   type RoutingTransport,
+  TransportFailure,
+  withFastListener,
 } from "../router/mod.ts";
 import type { PageConfig } from "./page_config.ts";
 import { describeError, type Snapshot, toCounters } from "./stats.ts";
@@ -32,8 +34,12 @@ export interface StatsRead extends Snapshot {
   code?: Code;
 }
 
-/** The cause attached to a call that never reached its server (fetch rejected). */
-class Unreachable extends Error {
+/**
+ * The cause attached to a call that never reached its server (fetch
+ * rejected): a transport failure, so the router counts it against the
+ * instance and the fast-listener discovery looks again.
+ */
+class Unreachable extends TransportFailure {
   constructor(readonly baseUrl: string, cause: unknown) {
     const why = cause instanceof Error ? cause.message : String(cause);
     super(`cannot reach ${baseUrl}: ${why}`, { cause });
@@ -57,9 +63,18 @@ export class Fleet {
   readonly #diagnoses = new Map<string, { at: number; result: Promise<"down" | "cors"> }>();
 
   constructor(config: PageConfig, onHealthChange: (change: HealthChange) => void) {
+    // Each instance's (and the gateway's) fast listener once /healthz names it; calls and
+    // errors are reported under the main URL the page was given.
+    const fast = (baseUrl: string): Transport => {
+      const t = withFastListener((target) => this.#grpcWeb(target.baseUrl, baseUrl), {
+        timeoutMs: 1000,
+      })({ id: baseUrl, baseUrl });
+      this.#baseUrls.set(t, baseUrl);
+      return t;
+    };
     this.router = createRoutingTransport({
       instances: config.instances,
-      createTransport: (i) => this.#grpcWeb(i.baseUrl),
+      createTransport: (i) => fast(i.baseUrl),
       probeIntervalMs: 1000,
       probeTimeoutMs: 1000,
       probe: (t, o) => this.#probe(t, o),
@@ -67,7 +82,7 @@ export class Fleet {
     });
     if (config.gateway) {
       this.gatewayUrl = config.gateway.replace(/\/+$/, "");
-      this.gateway = this.#grpcWeb(this.gatewayUrl);
+      this.gateway = fast(this.gatewayUrl);
     }
   }
 
@@ -135,28 +150,27 @@ export class Fleet {
   }
 
   /**
-   * A gRPC-web transport whose network failures are UNAVAILABLE, as with
+   * A gRPC-web transport to `url` whose network failures are UNAVAILABLE
+   * caused by {@linkcode Unreachable} (a transport failure), as with
    * connect-node, instead of connect-web's UNKNOWN "Failed to fetch": the
    * router then marks the instance down and retries idempotent reads on its
-   * fallback.
+   * fallback. Answers and failures are recorded under `key`, the main URL.
    */
-  #grpcWeb(baseUrl: string): Transport {
-    const transport = createGrpcWebTransport({
-      baseUrl,
+  #grpcWeb(url: string, key: string): Transport {
+    return createGrpcWebTransport({
+      baseUrl: url,
       fetch: async (input, init) => {
         try {
           const res = await globalThis.fetch(input, init);
-          this.#lastAnswer.set(baseUrl, Date.now());
+          this.#lastAnswer.set(key, Date.now());
           return res;
         } catch (e) {
           if (init?.signal?.aborted || (e instanceof Error && e.name === "AbortError")) throw e;
-          const cause = new Unreachable(baseUrl, e);
+          const cause = new Unreachable(key, e);
           throw new ConnectError(cause.message, Code.Unavailable, undefined, undefined, cause);
         }
       },
     });
-    this.#baseUrls.set(transport, baseUrl);
-    return transport;
   }
 
   /**
