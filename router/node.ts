@@ -247,7 +247,9 @@ export function createNodeTransportFactory(
     sendCompression: options.sendCompression,
     // Identity unless asked: connect-node under Deno 2.9.6 can fail gzip responses with
     // "Premature close" (conformance/known-flaky-client.txt), and our messages are small.
-    acceptCompression: options.acceptCompression ?? [],
+    // (What we send compressed may come back compressed the same way: accept that one.)
+    acceptCompression: options.acceptCompression ??
+      (options.sendCompression ? [options.sendCompression] : []),
     compressMinBytes: options.compressMinBytes,
     readMaxBytes: options.readMaxBytes,
     writeMaxBytes: options.writeMaxBytes,
