@@ -28,78 +28,87 @@ async function requestsByInstance(urls: string[]): Promise<bigint[]> {
 
 const hostOf = (s: DataService) => new URL(s.url).host;
 
-Deno.test({
-  name: "router: every request for a channel lands on its owner; failover and recovery",
-  ...opts,
-  async fn() {
-    const services = [await startInstance(), await startInstance(), await startInstance()];
-    const urls = services.map((s) => s.url);
-    const router = await createNodeRoutingTransport({
-      instances: services.map(hostOf),
-      protocol: "grpc",
-      probeIntervalMs: 0, // probes driven by the test with checkHealth()
-    });
-    try {
-      const api = createClient(MessagesService, router);
-      const base = randomChannel();
-      const channels = Array.from({ length: 12 }, (_, i) => base + BigInt(i));
-      const owners = channels.map((c) => router.ownerOf(c).index);
-      assert.ok(new Set(owners).size >= 2, "channels spread over instances");
+// The default client (the lean Connect transport to each instance's fast listener) and gRPC
+// over connect-node to the main port.
+for (const protocol of [undefined, "grpc"] as const) {
+  Deno.test({
+    name: `router (${
+      protocol ?? "lean Connect, fast listener"
+    }): every request for a channel lands on its owner; failover and recovery`,
+    ...opts,
+    async fn() {
+      const services = [await startInstance(), await startInstance(), await startInstance()];
+      const urls = services.map((s) => s.url);
+      const router = await createNodeRoutingTransport({
+        instances: services.map(hostOf),
+        protocol,
+        probeIntervalMs: 0, // probes driven by the test with checkHealth()
+        // No breaker cooldown: the probe after the restart may close it at once (the
+        // cooldown has its unit test in router/transport_test.ts).
+        breaker: { cooldownMs: 0 },
+      });
+      try {
+        const api = createClient(MessagesService, router);
+        const base = randomChannel();
+        const channels = Array.from({ length: 12 }, (_, i) => base + BigInt(i));
+        const owners = channels.map((c) => router.ownerOf(c).index);
+        assert.ok(new Set(owners).size >= 2, "channels spread over instances");
 
-      // 1. Affinity: 10 reads of one channel raise exactly its owner's count by 10.
-      for (const [i, channelId] of channels.entries()) {
-        const before = await requestsByInstance(urls);
-        await Promise.all(Array.from({ length: 10 }, () => api.getMessages({ channelId })));
-        const after = await requestsByInstance(urls);
-        const delta = after.map((a, k) => a - before[k]);
-        assert.deepEqual(
-          delta,
-          urls.map((_, k) => (k === owners[i] ? 10n : 0n)),
-          `channel ${channelId}`,
-        );
-      }
-
-      // 2. Stop one instance mid-run: every request is still answered, and only its
-      //    channels move.
-      const dead = owners[0];
-      const port = services[dead].port;
-      const load = Promise.all(
-        Array.from({ length: 300 }, (_, k) => api.getMessages({ channelId: channels[k % 12] })),
-      );
-      await services[dead].close(2000);
-      const results = await load;
-      assert.equal(results.length, 300, "every request during the stop was answered");
-      await router.checkHealth();
-      assert.equal(router.instances[dead].up, false);
-      const live = urls.map((_, k) => k).filter((k) => k !== dead);
-      for (const [i, channelId] of channels.entries()) {
-        const before = await requestsByInstance(live.map((k) => urls[k]));
-        await api.getMessages({ channelId });
-        const after = await requestsByInstance(live.map((k) => urls[k]));
-        const servedBy = live[after.findIndex((a, j) => a - before[j] === 1n)];
-        if (owners[i] !== dead) {
-          assert.equal(servedBy, owners[i], `channel ${channelId} of a live owner stayed`);
-        } else {
-          assert.notEqual(servedBy, undefined, `channel ${channelId} moved to a live instance`);
-          assert.equal(router.instanceFor(channelId).index, servedBy, "deterministic fallback");
+        // 1. Affinity: 10 reads of one channel raise exactly its owner's count by 10.
+        for (const [i, channelId] of channels.entries()) {
+          const before = await requestsByInstance(urls);
+          await Promise.all(Array.from({ length: 10 }, () => api.getMessages({ channelId })));
+          const after = await requestsByInstance(urls);
+          const delta = after.map((a, k) => a - before[k]);
+          assert.deepEqual(
+            delta,
+            urls.map((_, k) => (k === owners[i] ? 10n : 0n)),
+            `channel ${channelId}`,
+          );
         }
-      }
 
-      // 3. The instance returns on its port: its channels come back.
-      services[dead] = await startInstance(["--port", String(port)]);
-      await router.checkHealth();
-      assert.equal(router.instances[dead].up, true);
-      const back = channels.filter((_, i) => owners[i] === dead);
-      const before = await requestsByInstance([services[dead].url]);
-      for (const channelId of back) await api.getMessages({ channelId });
-      const after = await requestsByInstance([services[dead].url]);
-      assert.equal(after[0] - before[0], BigInt(back.length), "channels returned to their owner");
-    } finally {
-      await router.close();
-      await Promise.all(services.map((s) => s.close(500)));
-    }
-  },
-});
+        // 2. Stop one instance mid-run: every request is still answered, and only its
+        //    channels move.
+        const dead = owners[0];
+        const port = services[dead].port;
+        const load = Promise.all(
+          Array.from({ length: 300 }, (_, k) => api.getMessages({ channelId: channels[k % 12] })),
+        );
+        await services[dead].close(2000);
+        const results = await load;
+        assert.equal(results.length, 300, "every request during the stop was answered");
+        await router.checkHealth();
+        assert.equal(router.instances[dead].up, false);
+        const live = urls.map((_, k) => k).filter((k) => k !== dead);
+        for (const [i, channelId] of channels.entries()) {
+          const before = await requestsByInstance(live.map((k) => urls[k]));
+          await api.getMessages({ channelId });
+          const after = await requestsByInstance(live.map((k) => urls[k]));
+          const servedBy = live[after.findIndex((a, j) => a - before[j] === 1n)];
+          if (owners[i] !== dead) {
+            assert.equal(servedBy, owners[i], `channel ${channelId} of a live owner stayed`);
+          } else {
+            assert.notEqual(servedBy, undefined, `channel ${channelId} moved to a live instance`);
+            assert.equal(router.instanceFor(channelId).index, servedBy, "deterministic fallback");
+          }
+        }
+
+        // 3. The instance returns on its port: its channels come back.
+        services[dead] = await startInstance(["--port", String(port)]);
+        await router.checkHealth();
+        assert.equal(router.instances[dead].up, true);
+        const back = channels.filter((_, i) => owners[i] === dead);
+        const before = await requestsByInstance([services[dead].url]);
+        for (const channelId of back) await api.getMessages({ channelId });
+        const after = await requestsByInstance([services[dead].url]);
+        assert.equal(after[0] - before[0], BigInt(back.length), "channels returned to their owner");
+      } finally {
+        await router.close();
+        await Promise.all(services.map((s) => s.close(500)));
+      }
+    },
+  });
+}
 
 Deno.test({
   name: "gateway: forwards every protocol with channel affinity, errors keep their codes",

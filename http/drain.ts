@@ -1,0 +1,136 @@
+/**
+ * How a port shuts down and lets idle HTTP/2 sessions go: the shutdown
+ * policy of `serveOnePort` (see its `http2Shutdown` option).
+ *
+ * - "finish-first" (default): a session keeps serving until no stream is in
+ *   flight, then gets a PING and, once the PING is answered and the session
+ *   is still idle, a GOAWAY (the client has read every response by then).
+ *   Sessions still busy after half of the grace period get the GOAWAY
+ *   anyway.
+ * - "goaway": GOAWAY to every session at once; streams in flight finish.
+ *
+ * Then, past the grace period, handlers are aborted (their callers get a
+ * retryable UNAVAILABLE if they can answer within 100 ms) and what is left is
+ * destroyed.
+ *
+ * @module
+ */
+import type * as http2 from "node:http2";
+import type { Connections } from "./connections.ts";
+
+/** On close, how long idle HTTP/1.x keep-alive connections stay for a request already sent. */
+const IDLE_LINGER_MS = 200;
+
+/** What {@linkcode Drain.close} needs from the port. */
+export interface DrainTargets {
+  /** Resolves when the listener stopped accepting. */
+  readonly listenerClosed: Promise<void>;
+  /** Aborts the handlers still running (the port's shutdown controller). */
+  readonly abortHandlers: () => void;
+}
+
+/** The shutdown policy of one port. */
+export class Drain {
+  #conns: Connections;
+  #finishFirst: boolean;
+  #pinging = new Set<http2.Http2Session>();
+
+  constructor(conns: Connections, policy: "finish-first" | "goaway") {
+    this.#conns = conns;
+    this.#finishFirst = policy === "finish-first";
+  }
+
+  /** A stream ended with `left` still in flight on its session: the last one may let it go. */
+  streamEnded(session: http2.Http2Session | undefined, left: number): void {
+    if (session && this.#conns.closing && left === 0 && this.#finishFirst) {
+      this.goawayWhenIdle(session);
+    }
+  }
+
+  /** GOAWAY (after a PING, as for "finish-first") to sessions idle for `idleMs`. */
+  closeIdleSessions(server: http2.Http2Server | http2.Http2SecureServer, idleMs: number): void {
+    if (idleMs <= 0) return;
+    server.setTimeout(idleMs);
+    // The server emits "timeout" with the session (its default would destroy it).
+    (server as unknown as { on(e: "timeout", f: (s: http2.Http2Session) => void): void }).on(
+      "timeout",
+      (session) => {
+        // A quiet stream still in flight keeps its session.
+        if (!this.#conns.streamsOf(session)) this.goawayWhenIdle(session);
+      },
+    );
+  }
+
+  /** PING, then GOAWAY if the session is still idle. */
+  goawayWhenIdle(session: http2.Http2Session): void {
+    if (session.closed || session.destroyed || this.#pinging.has(session)) return;
+    this.#pinging.add(session);
+    const sent = session.ping((err) => {
+      // Streams that arrived with the PING ACK are dispatched on next ticks:
+      // look after them.
+      setImmediate(() => {
+        this.#pinging.delete(session);
+        if (err || !this.#conns.streamsOf(session)) session.close();
+        // else: busy again; the next stream to finish calls this again.
+      });
+    });
+    if (!sent) {
+      this.#pinging.delete(session);
+      session.close();
+    }
+  }
+
+  /**
+   * Shuts the port down within `graceMs` (see the module doc). The caller
+   * sets `closing` first so new connections are refused.
+   */
+  async close(graceMs: number, targets: DrainTargets): Promise<void> {
+    const conns = this.#conns;
+    const everyConnectionClosed = conns.everyClosed();
+    for (const socket of conns.sniffing) socket.destroy();
+    // Idle keep-alive connections linger briefly: a request may already be
+    // on its way (written by the client, not yet read by a busy server);
+    // it is still answered, with "Connection: close". Then idle ones close.
+    const closeIdle = () => {
+      for (const [socket, state] of conns.h1) {
+        if (state.active === 0) socket.destroy();
+      }
+    };
+    const lingerTimer = setTimeout(closeIdle, Math.min(IDLE_LINGER_MS, graceMs));
+    let graceLeft = graceMs;
+    if (this.#finishFirst) {
+      for (const session of conns.sessions) {
+        if (!conns.streamsOf(session)) this.goawayWhenIdle(session);
+      }
+      const half = Math.floor(graceMs / 2);
+      graceLeft -= half;
+      await settlesWithin(everyConnectionClosed, half);
+    }
+    for (const session of conns.sessions) session.close();
+
+    if (!(await settlesWithin(everyConnectionClosed, graceLeft))) {
+      targets.abortHandlers();
+      // Give aborted handlers a moment to answer before cutting connections.
+      await settlesWithin(everyConnectionClosed, Math.min(100, graceMs));
+      for (const session of conns.sessions) session.destroy();
+      for (const socket of conns.h1.keys()) socket.destroy();
+      for (const socket of conns.sockets) socket.destroy();
+      await everyConnectionClosed;
+    }
+    clearTimeout(lingerTimer);
+    await targets.listenerClosed;
+  }
+}
+
+/** Resolves true if `promise` settles within `ms`, false otherwise; leaves no timer. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
