@@ -35,6 +35,7 @@ import {
   wasRefused,
 } from "./breaker.ts";
 import { RetryBudget } from "./retry_budget.ts";
+import { withTraceContext } from "./trace_context.ts";
 import {
   DEFAULT_PROBE_INTERVAL_MS,
   DEFAULT_PROBE_TIMEOUT_MS,
@@ -171,6 +172,7 @@ export class Router implements RoutingTransport {
     contextValues?: ContextValues,
   ): Promise<UnaryResponse<I, O>> {
     if (this.#closed) throw CLOSED();
+    header = withTraceContext(header);
     const key = this.#keyOf(method, input);
     const first = this.#pick(key);
     const started = Date.now();
@@ -201,6 +203,7 @@ export class Router implements RoutingTransport {
     contextValues?: ContextValues,
   ): Promise<StreamResponse<I, O>> {
     if (this.#closed) throw CLOSED();
+    header = withTraceContext(header);
     if (method.methodKind !== "server_streaming") {
       // The input is open-ended: route by whatever keyOf makes of no message.
       const member = this.#pick(this.#keyOf(method, undefined));

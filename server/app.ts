@@ -29,6 +29,7 @@ import {
   UNCOUNTED_METHODS,
 } from "./service.ts";
 import { SnowflakeGenerator } from "./snowflake.ts";
+import { queryTracer } from "./tracing.ts";
 import { CassandraStore, type MessageStore } from "./store.ts";
 
 /** A running instance. */
@@ -142,6 +143,7 @@ export async function startDataService(
     startedAt,
     inFlight,
     window: new ResettableWindow(),
+    traceQuery: queryTracer(config.keyspace),
     writes: new Limiter({
       maxConcurrent: config.maxConcurrentWrites,
       maxQueued: config.maxQueuedWrites,

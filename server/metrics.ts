@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { LATENCY_BUCKETS, RpcMetrics } from "../http/rpc_metrics.ts";
 
 /** Cumulative totals, as GetStats reports them. */
@@ -54,6 +54,8 @@ export class ServiceMetrics extends RpcMetrics {
     const registry = new Registry();
     super(registry);
     this.registry = registry;
+    // Process and runtime metrics (CPU, RSS, heap, event-loop lag, fds), read when scraped.
+    collectDefaultMetrics({ register: registry });
     this.#counted = counted;
     const registers = [registry];
     this.queries = new Counter({

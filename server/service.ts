@@ -27,6 +27,7 @@ import {
 import type { Cancellation } from "../lib/cancellation.ts";
 import { cancellationOf } from "../http/fast/context.ts";
 import { CapacityError, type Limiter } from "./limiter.ts";
+import type { QueryTracer } from "./tracing.ts";
 import type { InFlight, ResettableWindow, ServiceMetrics } from "./metrics.ts";
 import type { MessageStore, StoredMessage } from "./store.ts";
 import { type SnowflakeGenerator, timestampOf } from "./snowflake.ts";
@@ -58,14 +59,16 @@ export interface ServiceDeps {
   window: ResettableWindow;
   /** Bounds writes to Cassandra (past its queue: RESOURCE_EXHAUSTED); none when undefined. */
   writes?: Limiter;
+  /** Wraps store operations in trace spans (only when tracing is on). */
+  traceQuery?: QueryTracer;
 }
 
-/** Runs one store operation, counting it as a query and timing it. */
+/** Runs one store operation, counting it as a query, timing it, and tracing it when on. */
 async function query<T>(deps: ServiceDeps, op: string, fn: () => Promise<T>): Promise<T> {
   deps.metrics.queries.inc({ op });
   const end = deps.metrics.querySeconds.startTimer({ op });
   try {
-    return await fn();
+    return await (deps.traceQuery === undefined ? fn() : deps.traceQuery(op, fn));
   } finally {
     end();
   }
