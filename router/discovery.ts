@@ -92,39 +92,19 @@ export function withFastListener(
       // Its connection failed; what still runs on it fails the same way.
       void chosen.transport.close?.();
     };
+    /** Runs `call` on the chosen transport; a transport failure there makes the next call look again. */
+    const via = async <R>(call: (t: ClosableTransport) => Promise<R>): Promise<R> => {
+      const chosen = await resolve();
+      try {
+        return await call(chosen.transport);
+      } catch (e) {
+        forgetOn(chosen, e);
+        throw e;
+      }
+    };
     const transport: ClosableTransport = {
-      async unary(method, signal, timeoutMs, header, input, contextValues) {
-        const chosen = await resolve();
-        try {
-          return await chosen.transport.unary(
-            method,
-            signal,
-            timeoutMs,
-            header,
-            input,
-            contextValues,
-          );
-        } catch (e) {
-          forgetOn(chosen, e);
-          throw e;
-        }
-      },
-      async stream(method, signal, timeoutMs, header, input, contextValues) {
-        const chosen = await resolve();
-        try {
-          return await chosen.transport.stream(
-            method,
-            signal,
-            timeoutMs,
-            header,
-            input,
-            contextValues,
-          );
-        } catch (e) {
-          forgetOn(chosen, e);
-          throw e;
-        }
-      },
+      unary: (...args) => via((t) => t.unary(...args)),
+      stream: (...args) => via((t) => t.stream(...args)),
       async close() {
         current = undefined;
         await Promise.all(made.splice(0).map((t) => t.close?.()));
