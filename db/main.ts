@@ -19,14 +19,12 @@ import {
   DbError,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_VERSION,
-  defaultLogCluster,
   down,
   ensureUp,
+  logs,
   MAX_NODES,
-  nodeDir,
   settingsFromEnv,
   status,
-  tailFile,
 } from "./cluster.ts";
 import { seconds } from "./logs.ts";
 
@@ -198,14 +196,7 @@ export async function main(args: string[]): Promise<number> {
     }
     case "logs": {
       const s = settingsFromEnv();
-      const n = c.nodes ?? await defaultLogCluster(s);
-      if (n === undefined) {
-        throw new DbError(`No cluster state in ${s.stateDir}; run: deno task db up`);
-      }
-      if (c.node > n) throw new DbError(`node ${c.node} is not in the ${n}-node cluster`, 2);
-      const path = `${nodeDir(s, n, c.node)}/logs/${c.stdout ? "stdout.log" : "system.log"}`;
-      const lines = await tailFile(path, c.lines);
-      if (lines === undefined) throw new DbError(`${path} does not exist`);
+      const { path, lines } = await logs(s, c);
       s.log(`==> ${path} <==`);
       for (const line of lines) console.log(line);
       return 0;

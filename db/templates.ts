@@ -3,8 +3,10 @@
  * `logback.xml`, and the JVM command line. Pure functions, no I/O, so they
  * are unit-tested in `templates_test.ts`.
  *
- * The settings come from /work/shared/notes/cassandra-without-docker.md
- * (sections 3 to 7): Cassandra 5.0.x launched from its Maven jars on JDK 17.
+ * Cassandra 5.0.x launched from its Maven jars on JDK 17: the JVM flags are
+ * upstream's `conf/jvm-server.options` + `conf/jvm17-server.options` +
+ * `bin/cassandra-env.sh`; the system properties and yaml keys are those of
+ * 5.0's `CassandraRelevantProperties` and `Config` (5.0 rejects unknown keys).
  *
  * @module
  */
@@ -231,7 +233,7 @@ export const HEAP_SIZE = /^[1-9][0-9]*[kKmMgG]?$/;
 
 /**
  * The `java` arguments (without the `java` binary) that start one node:
- * flags, system properties (notes section 4), classpath, main class.
+ * flags, system properties, classpath, main class.
  * Throws if no `jamm-*.jar` is among `jars` (the agent is required on JDK 17).
  */
 export function jvmArgs(o: JvmArgsOptions): string[] {
