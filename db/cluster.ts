@@ -72,7 +72,7 @@ export async function contactPoints(
   if (external) return external;
   for (const n of await runningSizes(s)) {
     const states = await nodeStates(s, n);
-    if (states.every((x) => x.alive)) return javaClusterInfo(n);
+    if (states.every((x) => x.alive)) return javaClusterInfo(s, n);
   }
   return await readComposeMarker(s);
 }

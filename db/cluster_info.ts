@@ -21,9 +21,9 @@ export interface ClusterInfo {
 }
 
 /** The {@link ClusterInfo} of an `n`-node cluster this launcher runs from jars. */
-export function javaClusterInfo(n: number): ClusterInfo {
+export function javaClusterInfo(s: Settings, n: number): ClusterInfo {
   return {
-    contactPoints: localContactPoints(n),
+    contactPoints: localContactPoints(n, s.ipBase),
     localDataCenter: LOCAL_DC,
     nodes: n,
     source: "java",

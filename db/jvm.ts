@@ -10,13 +10,28 @@ import { cqlListening, gossipView, peersNotUp, seconds, startupError } from "./l
 import { type CqlProbe, describeCqlError, probeCql, tcpOpen } from "./probes.ts";
 import { CQL_PORT, DbError, heapFor, type Settings, STORAGE_PORT } from "./settings.ts";
 import { isOurNode, type NodeState, nodeStates } from "./state.ts";
-import { jvmArgs, LOGBACK_XML, nodeIp, renderCassandraYaml, tokensFor } from "./templates.ts";
+import {
+  DEFAULT_IP_BASE,
+  jvmArgs,
+  LOGBACK_XML,
+  nodeIp,
+  renderCassandraYaml,
+  tokensFor,
+} from "./templates.ts";
 
 /** Resolves after `ms` (the launcher polls logs and /proc). */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The cluster name of an `n`-node cluster of ours. A cluster on another loopback
+ * prefix gets its own name, so the two could never gossip with each other.
+ */
+export function clusterName(s: Settings, n: number): string {
+  return s.ipBase === DEFAULT_IP_BASE ? `dataservices-n${n}` : `dataservices-n${n}-${s.ipBase}`;
+}
+
 /** Writes conf, creates directories, rotates old logs to `*.prev`. */
-export async function prepareNode(n: number, node: NodeState): Promise<void> {
+export async function prepareNode(s: Settings, n: number, node: NodeState): Promise<void> {
   const d = node.dir;
   for (const sub of ["conf/triggers", "data", "commitlog", "saved_caches", "hints", "cdc_raw"]) {
     await Deno.mkdir(`${d}/${sub}`, { recursive: true });
@@ -25,13 +40,14 @@ export async function prepareNode(n: number, node: NodeState): Promise<void> {
   await Deno.writeTextFile(
     `${d}/conf/cassandra.yaml`,
     renderCassandraYaml({
-      clusterName: `dataservices-n${n}`,
+      clusterName: clusterName(s, n),
       ip: node.ip,
       token: tokensFor(n)[node.index - 1],
-      seeds: `${nodeIp(1)}:${STORAGE_PORT}`,
+      seeds: `${nodeIp(1, s.ipBase)}:${STORAGE_PORT}`,
       dir: d,
       nativePort: CQL_PORT,
       storagePort: STORAGE_PORT,
+      commitlogSync: s.commitlogSync,
     }),
   );
   await Deno.writeTextFile(`${d}/conf/logback.xml`, LOGBACK_XML);
@@ -126,7 +142,7 @@ export async function waitNode(
  */
 export async function waitCluster(s: Settings, n: number, t0: number): Promise<CqlProbe> {
   const deadline = t0 + s.timeoutMs;
-  const info = javaClusterInfo(n);
+  const info = javaClusterInfo(s, n);
   let last = "";
   for (;;) {
     const states = await nodeStates(s, n);

@@ -36,7 +36,7 @@ Docker engine answers, else runs Cassandra ${DEFAULT_VERSION} from Maven jars on
 
 Commands:
   up [--nodes N] [--timeout S]  start (or reuse) a cluster of N nodes (1..${MAX_NODES}, default: the
-                                running one, else 1) on 127.0.0.1..N, wait until ready,
+                                running one, else 1) on 127.0.0.1..N (DB_IP_BASE), wait until ready,
                                 apply the schema, print the contact points
   status                        nodes, pids, CQL ports; exit 0 if up, 3 if down
   logs [NODE] [--lines N]       last N (default 40) lines of NODE's system.log (default node 1)
@@ -57,6 +57,12 @@ Environment:
   CASSANDRA_VERSION (default ${DEFAULT_VERSION}), CASSANDRA_HEAP (-Xmx, default 1G for 1 node,
   768M for more), CASSANDRA_HEAP_MIN (-Xms, default 256M), CASSANDRA_JVM_OPTS, JAVA17_HOME,
   DB_STATE_DIR (default <repo>/.cassandra), DB_MODE (auto | java | docker)
+  CASSANDRA_COMMITLOG_SYNC  group (default: a write is acknowledged once its commit log
+                            is on disk, synced every 15 ms), batch, or periodic (synced
+                            every 10 s: a killed node forgets up to 10 s of acknowledged writes)
+  DB_IP_BASE                loopback prefix of the nodes (default 127.0.0: nodes on
+                            127.0.0.1..N). A second cluster runs beside the first with
+                            its own DB_STATE_DIR and DB_IP_BASE, e.g. 127.0.1
 
 Exit codes: 0 ok, 1 failure, 2 usage error, 3 status: down.`;
 

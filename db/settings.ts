@@ -6,13 +6,20 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseContactPoints } from "./logs.ts";
-import { HEAP_SIZE } from "./templates.ts";
+import {
+  COMMITLOG_SYNC_MODES,
+  type CommitlogSync,
+  DEFAULT_COMMITLOG_SYNC,
+  DEFAULT_IP_BASE,
+  HEAP_SIZE,
+  IP_BASE,
+} from "./templates.ts";
 
 /** Cassandra version used when `CASSANDRA_VERSION` is unset. */
 export const DEFAULT_VERSION = "5.0.8";
 /** SimpleSnitch's data center name. */
 export const LOCAL_DC = "datacenter1";
-/** Largest cluster the launcher starts (127.0.0.1 .. 127.0.0.3). */
+/** Largest cluster the launcher starts (`<ip base>.1` .. `<ip base>.3`). */
 export const MAX_NODES = 3;
 /** CQL port of every node. */
 export const CQL_PORT = 9042;
@@ -66,6 +73,14 @@ export interface Settings {
   externalContactPoints?: string[];
   /** Local DC: `CASSANDRA_LOCAL_DC` or {@link LOCAL_DC}. */
   localDataCenter: string;
+  /**
+   * First three octets of the node addresses (`DB_IP_BASE`, default `127.0.0`): node i
+   * listens on `<ipBase>.i`. A second cluster beside the default one takes another
+   * loopback prefix (e.g. `127.0.1`) and another `stateDir`.
+   */
+  ipBase: string;
+  /** `commitlog_sync` of our nodes (`CASSANDRA_COMMITLOG_SYNC`, default `group`). */
+  commitlogSync: CommitlogSync;
   /** Progress output (default: stderr). */
   log: (line: string) => void;
 }
@@ -93,6 +108,8 @@ export function settingsFromEnv(overrides: Partial<Settings> = {}): Settings {
     timeoutMs: DEFAULT_TIMEOUT_MS,
     externalContactPoints: cp ? parseContactPoints(cp) : undefined,
     localDataCenter: env("CASSANDRA_LOCAL_DC") ?? LOCAL_DC,
+    ipBase: env("DB_IP_BASE") ?? DEFAULT_IP_BASE,
+    commitlogSync: (env("CASSANDRA_COMMITLOG_SYNC") ?? DEFAULT_COMMITLOG_SYNC) as CommitlogSync,
     log: (line) => console.error(line),
     ...overrides,
   };
@@ -107,6 +124,22 @@ export function settingsFromEnv(overrides: Partial<Settings> = {}): Settings {
   }
   if (!/^[0-9A-Za-z][0-9A-Za-z._-]*$/.test(s.version)) {
     throw new DbError(`Invalid CASSANDRA_VERSION: ${JSON.stringify(s.version)}`, 2);
+  }
+  if (!IP_BASE.test(s.ipBase)) {
+    throw new DbError(
+      `DB_IP_BASE must be three octets of a loopback address, e.g. 127.0.1 (got ${
+        JSON.stringify(s.ipBase)
+      })`,
+      2,
+    );
+  }
+  if (!COMMITLOG_SYNC_MODES.includes(s.commitlogSync)) {
+    throw new DbError(
+      `CASSANDRA_COMMITLOG_SYNC must be ${COMMITLOG_SYNC_MODES.join(", ")} (got ${
+        JSON.stringify(s.commitlogSync)
+      })`,
+      2,
+    );
   }
   for (const h of [s.heap, s.heapMin]) {
     if (h !== undefined && !HEAP_SIZE.test(h)) {

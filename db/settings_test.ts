@@ -10,6 +10,8 @@ Deno.test("settingsFromEnv: defaults and environment", () => {
     CASSANDRA_LOCAL_DC: undefined,
     CASSANDRA_HEAP: undefined,
     DB_MODE: undefined,
+    DB_IP_BASE: undefined,
+    CASSANDRA_COMMITLOG_SYNC: undefined,
   }, () => settingsFromEnv());
   assert.equal(s.version, DEFAULT_VERSION);
   const dflt = `${s.repoRoot}/.cassandra`;
@@ -22,6 +24,8 @@ Deno.test("settingsFromEnv: defaults and environment", () => {
   assert.equal(s.mode, "auto");
   assert.equal(s.localDataCenter, "datacenter1");
   assert.equal(s.externalContactPoints, undefined);
+  assert.equal(s.ipBase, "127.0.0");
+  assert.equal(s.commitlogSync, "group");
 
   const e = withEnv({
     DB_STATE_DIR: "/tmp/x/",
@@ -31,8 +35,12 @@ Deno.test("settingsFromEnv: defaults and environment", () => {
     CASSANDRA_HEAP: "768M",
     CASSANDRA_JVM_OPTS: " -XX:TieredStopAtLevel=1  -Dfoo=1 ",
     DB_MODE: "java",
+    DB_IP_BASE: "127.0.1",
+    CASSANDRA_COMMITLOG_SYNC: "batch",
   }, () => settingsFromEnv());
   assert.equal(e.stateDir, "/tmp/x");
+  assert.equal(e.ipBase, "127.0.1");
+  assert.equal(e.commitlogSync, "batch");
   assert.equal(e.version, "5.0.7");
   assert.deepEqual(e.externalContactPoints, ["10.0.0.1", "10.0.0.2"]);
   assert.equal(e.localDataCenter, "dc2");
@@ -50,6 +58,9 @@ Deno.test("settingsFromEnv: rejects bad values with exit code 2", () => {
       { CASSANDRA_VERSION: "../5.0.8" },
       { CASSANDRA_HEAP: "lots" },
       { DB_MODE: "podman" },
+      { DB_IP_BASE: "10.0.0" },
+      { DB_IP_BASE: "127.0.1.1" },
+      { CASSANDRA_COMMITLOG_SYNC: "never" },
     ]
   ) {
     assert.throws(() => withEnv(env, () => settingsFromEnv()), (e: unknown) => {

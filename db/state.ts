@@ -20,9 +20,9 @@ export function nodeDir(s: Settings, nodes: number, i: number): string {
   return `${clusterDir(s, nodes)}/node${i}`;
 }
 
-/** The contact points of an `n`-node cluster of ours. */
-export function localContactPoints(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => nodeIp(i + 1));
+/** The contact points of an `n`-node cluster of ours on `<ipBase>.1..n`. */
+export function localContactPoints(n: number, ipBase?: string): string[] {
+  return Array.from({ length: n }, (_, i) => nodeIp(i + 1, ipBase));
 }
 
 /** One node of ours as seen on disk and in /proc. */
@@ -93,7 +93,7 @@ export async function nodeStates(s: Settings, n: number): Promise<NodeState[]> {
     const pid = await readPid(dir);
     out.push({
       index: i,
-      ip: nodeIp(i),
+      ip: nodeIp(i, s.ipBase),
       dir,
       pid,
       alive: pid !== undefined && await isOurNode(pid, dir),

@@ -19,6 +19,13 @@ Deno.test("layout: directories and contact points", async () => {
     assert.equal(clusterDir(s, 3), `${s.stateDir}/n3`);
     assert.equal(nodeDir(s, 3, 2), `${s.stateDir}/n3/node2`);
     assert.deepEqual(localContactPoints(3), ["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+    assert.deepEqual(localContactPoints(2, "127.0.1"), ["127.0.1.1", "127.0.1.2"]);
+    const other = { ...s, ipBase: "127.0.1" };
+    assert.deepEqual((await nodeStates(other, 3)).map((x) => x.ip), [
+      "127.0.1.1",
+      "127.0.1.2",
+      "127.0.1.3",
+    ]);
     assert.deepEqual(await knownSizes(s), []);
     await Deno.mkdir(clusterDir(s, 3), { recursive: true });
     await Deno.mkdir(clusterDir(s, 1), { recursive: true });

@@ -49,7 +49,7 @@ export async function status(settings: Settings = settingsFromEnv()): Promise<St
     report.clusters.push({ nodes: n, version, states });
     if (!s.externalContactPoints && !report.up && states.every((x) => x.alive && x.cql)) {
       report.up = true;
-      report.info = javaClusterInfo(n);
+      report.info = javaClusterInfo(s, n);
     }
   }
   if (!report.up) {

@@ -28,6 +28,44 @@ export interface NodeYamlOptions {
   nativePort?: number;
   /** Internode port. Default 7000. */
   storagePort?: number;
+  /** When an acknowledged write is on disk; default {@link DEFAULT_COMMITLOG_SYNC}. */
+  commitlogSync?: CommitlogSync;
+}
+
+/**
+ * Cassandra's `commitlog_sync` modes as the launcher writes them:
+ * - `group`: a write is acknowledged after the commit log holding it was
+ *   synced; syncs happen every {@link COMMITLOG_GROUP_WINDOW}, so concurrent
+ *   writes share one fsync (durable, adds up to one window of latency);
+ * - `batch`: like group, but the sync starts as soon as a write waits
+ *   (durable, one fsync per burst);
+ * - `periodic`: acknowledged at once, synced every 10 s: a node killed with
+ *   SIGKILL (or losing power) forgets up to 10 s of writes it acknowledged.
+ */
+export type CommitlogSync = "group" | "batch" | "periodic";
+
+/** Every {@link CommitlogSync} mode. */
+export const COMMITLOG_SYNC_MODES: readonly CommitlogSync[] = ["group", "batch", "periodic"];
+/** The launcher's default: acknowledged writes survive a SIGKILL of the node. */
+export const DEFAULT_COMMITLOG_SYNC: CommitlogSync = "group";
+/** `commitlog_sync_group_window` in group mode. */
+export const COMMITLOG_GROUP_WINDOW = "15ms";
+/** `commitlog_sync_period` in periodic mode (Cassandra's default). */
+export const COMMITLOG_PERIOD = "10000ms";
+
+/**
+ * The commit log keys of `cassandra.yaml` for `mode`. Cassandra 5.0 refuses
+ * `commitlog_sync_period` beside `group` or `batch`, so only one appears.
+ */
+export function commitlogYaml(mode: CommitlogSync): string {
+  switch (mode) {
+    case "group":
+      return `commitlog_sync: group\ncommitlog_sync_group_window: ${COMMITLOG_GROUP_WINDOW}`;
+    case "batch":
+      return "commitlog_sync: batch";
+    case "periodic":
+      return `commitlog_sync: periodic\ncommitlog_sync_period: ${COMMITLOG_PERIOD}`;
+  }
 }
 
 /**
@@ -42,10 +80,17 @@ export function tokensFor(n: number): string[] {
   return Array.from({ length: n }, (_, i) => (min + (BigInt(i) * span) / BigInt(n)).toString());
 }
 
-/** The address of node `i` (1-based): `127.0.0.i`. */
-export function nodeIp(i: number): string {
+/** The first three octets of the launcher's default node addresses. */
+export const DEFAULT_IP_BASE = "127.0.0";
+
+/** A loopback `/24` prefix, `127.x.y` (Linux routes all of 127/8 to `lo`). */
+export const IP_BASE = /^127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/;
+
+/** The address of node `i` (1-based): `<base>.i`, by default `127.0.0.i`. */
+export function nodeIp(i: number, base: string = DEFAULT_IP_BASE): string {
   if (!Number.isInteger(i) || i < 1 || i > 254) throw new RangeError(`Invalid node index: ${i}`);
-  return `127.0.0.${i}`;
+  if (!IP_BASE.test(base)) throw new RangeError(`Invalid loopback prefix: ${JSON.stringify(base)}`);
+  return `${base}.${i}`;
 }
 
 /** Quotes a string for YAML (single-quoted scalar). */
@@ -88,8 +133,8 @@ saved_caches_directory: ${dir("saved_caches")}
 hints_directory: ${dir("hints")}
 cdc_raw_directory: ${dir("cdc_raw")}
 
-commitlog_sync: periodic
-commitlog_sync_period: 10000ms
+# durability of an acknowledged write (see CommitlogSync in db/templates.ts)
+${commitlogYaml(o.commitlogSync ?? DEFAULT_COMMITLOG_SYNC)}
 commitlog_segment_size: 16MiB
 
 # small footprint (cf. Cassandra's in-JVM dtest InstanceConfig)

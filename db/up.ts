@@ -28,8 +28,9 @@ import {
   settingsFromEnv,
   STORAGE_PORT,
 } from "./settings.ts";
-import { clusterDir, type NodeState, nodeStates, runningSizes } from "./state.ts";
-import { nodeIp } from "./templates.ts";
+import { clusterDir, nodeDir, type NodeState, nodeStates, runningSizes } from "./state.ts";
+import { DEFAULT_IP_BASE, nodeIp } from "./templates.ts";
+import { exists, readText } from "./files.ts";
 
 /** Result of {@link ensureUp}. */
 export interface UpResult extends ClusterInfo {
@@ -115,7 +116,8 @@ async function useExternal(s: Settings, info: ClusterInfo): Promise<ClusterInfo 
   try {
     probe = await probeCql(info);
   } catch (e) {
-    const ours = points.every((p, i) => p === nodeIp(i + 1)) && points.length <= MAX_NODES;
+    const ours = points.length <= MAX_NODES &&
+      points.every((p, i) => p === nodeIp(i + 1, s.ipBase));
     if (ours) return undefined;
     throw new DbError(
       `CASSANDRA_CONTACT_POINTS=${points.join(",")} is set but CQL does not answer there ` +
@@ -142,7 +144,8 @@ async function upJava(
     );
   }
   const n = nodes ?? running[0] ?? 1;
-  const info = javaClusterInfo(n);
+  await checkIpBase(s, n);
+  const info = javaClusterInfo(s, n);
   const states = await nodeStates(s, n);
 
   if (states.every((x) => x.alive)) {
@@ -168,7 +171,7 @@ async function upJava(
       await waitNode(s, x, x.pid!, tn);
       continue;
     }
-    await prepareNode(n, x);
+    await prepareNode(s, n, x);
     const pid = await spawnNode(s, launch.java, launch.jars, n, x);
     s.log(`db: node${x.index} ${x.ip} pid ${pid} starting...`);
     await waitNode(s, x, pid, tn);
@@ -182,6 +185,19 @@ async function upJava(
   );
   await applySchemaTo(s, info, n);
   return { info, alreadyUp: toStart.length === 0 };
+}
+
+/** A cluster keeps the addresses it was created on (its peers and tokens are stored by address). */
+async function checkIpBase(s: Settings, n: number): Promise<void> {
+  const meta = await readText(`${clusterDir(s, n)}/cluster.json`);
+  const recorded = (JSON.parse(meta ?? "{}") as { ipBase?: string }).ipBase ?? DEFAULT_IP_BASE;
+  if (recorded !== s.ipBase && await exists(`${nodeDir(s, n, 1)}/data`)) {
+    throw new DbError(
+      `The ${n}-node cluster in ${clusterDir(s, n)} was created on ${recorded}.1..${n}, not ` +
+        `${s.ipBase}.1..${n}: set DB_IP_BASE=${recorded}, or wipe it with: deno task db clean`,
+      2,
+    );
+  }
 }
 
 /** Checks the ports of the nodes to start, finds java and the jars, records the cluster. */
@@ -206,12 +222,19 @@ async function prepareLaunch(
   const h = heapFor(s, n);
   s.log(
     `db: starting ${n}-node Cassandra ${s.version} on JDK 17 (heap ${h.heapMin}..${h.heap} ` +
-      `per node, state ${clusterDir(s, n)})`,
+      `per node, commitlog_sync ${s.commitlogSync}, state ${clusterDir(s, n)})`,
   );
   await Deno.mkdir(clusterDir(s, n), { recursive: true });
   await Deno.writeTextFile(
     `${clusterDir(s, n)}/cluster.json`,
-    JSON.stringify({ nodes: n, version: s.version, ...h, startedAt: new Date() }) + "\n",
+    JSON.stringify({
+      nodes: n,
+      version: s.version,
+      ...h,
+      ipBase: s.ipBase,
+      commitlogSync: s.commitlogSync,
+      startedAt: new Date(),
+    }) + "\n",
   );
   return { java, jars };
 }
