@@ -9,7 +9,7 @@ import { readText, tailFile } from "./files.ts";
 import { cqlListening, gossipView, peersNotUp, seconds, startupError } from "./logs.ts";
 import { type CqlProbe, describeCqlError, probeCql, tcpOpen } from "./probes.ts";
 import { CQL_PORT, DbError, heapFor, type Settings, STORAGE_PORT } from "./settings.ts";
-import { isOurNode, type NodeState, nodeStates } from "./state.ts";
+import { isOurNode, type NodeState, nodeStates, procArgs, storageDirOf } from "./state.ts";
 import {
   DEFAULT_IP_BASE,
   jvmArgs,
@@ -82,7 +82,26 @@ export async function spawnNode(
     throw new DbError(`Could not start node${node.index}: ${new TextDecoder().decode(r.stderr)}`);
   }
   await Deno.writeTextFile(`${node.dir}/cassandra.pid`, `${pid}\n`);
+  await waitExec(pid, node.dir);
   return pid;
+}
+
+/**
+ * Waits until `pid` runs java for node directory `dir`: `$!` is known as soon as
+ * sh forked, before setsid and java were exec'd, and until then /proc shows sh's
+ * command line (on a busy machine for a while). Throws if the process ends first.
+ */
+export async function waitExec(pid: number, dir: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const args = await procArgs(pid);
+    if (args === undefined) return; // gone: waitNode reports it with the logs
+    if (storageDirOf(args) === dir) return;
+    if (Date.now() > deadline) {
+      throw new DbError(`pid ${pid} did not exec java for ${dir} within ${seconds(timeoutMs)}`);
+    }
+    await sleep(10);
+  }
 }
 
 /** The last lines of a node's stdout.log and system.log, for failure messages. */

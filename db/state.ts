@@ -40,7 +40,7 @@ export interface NodeState {
 }
 
 /** The arguments of a process, or undefined if it is gone or a zombie. */
-async function procArgs(pid: number): Promise<string[] | undefined> {
+export async function procArgs(pid: number): Promise<string[] | undefined> {
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
     // state is the field after "(comm)"; comm may contain spaces/parens
