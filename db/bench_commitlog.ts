@@ -8,7 +8,7 @@
  *
  * ```sh
  * deno task bench:commitlog [--nodes 3] [--writes 3000] [--concurrency 1,16,128]
- *   [--modes periodic,group,batch] [--state-dir .cassandra-bench] [--ip-base 127.0.2]
+ *   [--modes periodic,batch,group] [--state-dir .cassandra-bench] [--ip-base 127.0.2]
  *   [--out bench/commitlog.json] [--keep]
  * ```
  *
@@ -109,7 +109,7 @@ if (import.meta.main) {
       nodes: { type: "string", default: "3" },
       writes: { type: "string", default: "3000" },
       concurrency: { type: "string", default: "1,16,128" },
-      modes: { type: "string", default: "periodic,group,batch" },
+      modes: { type: "string", default: "periodic,batch,group" },
       "state-dir": { type: "string", default: `${REPO_ROOT}/.cassandra-bench` },
       "ip-base": { type: "string", default: "127.0.2" },
       out: { type: "string", default: `${REPO_ROOT}/bench/commitlog.json` },

@@ -57,8 +57,8 @@ Environment:
   CASSANDRA_VERSION (default ${DEFAULT_VERSION}), CASSANDRA_HEAP (-Xmx, default 1G for 1 node,
   768M for more), CASSANDRA_HEAP_MIN (-Xms, default 256M), CASSANDRA_JVM_OPTS, JAVA17_HOME,
   DB_STATE_DIR (default <repo>/.cassandra), DB_MODE (auto | java | docker)
-  CASSANDRA_COMMITLOG_SYNC  group (default: a write is acknowledged once its commit log
-                            is on disk, synced every 15 ms), batch, or periodic (synced
+  CASSANDRA_COMMITLOG_SYNC  batch (default: a write is acknowledged once its commit log
+                            is on disk), group (synced every 15 ms), or periodic (synced
                             every 10 s: a killed node forgets up to 10 s of acknowledged writes)
   DB_IP_BASE                loopback prefix of the nodes (default 127.0.0: nodes on
                             127.0.0.1..N). A second cluster runs beside the first with

@@ -79,7 +79,7 @@ export interface Settings {
    * loopback prefix (e.g. `127.0.1`) and another `stateDir`.
    */
   ipBase: string;
-  /** `commitlog_sync` of our nodes (`CASSANDRA_COMMITLOG_SYNC`, default `group`). */
+  /** `commitlog_sync` of our nodes (`CASSANDRA_COMMITLOG_SYNC`, default `batch`). */
   commitlogSync: CommitlogSync;
   /** Progress output (default: stderr). */
   log: (line: string) => void;

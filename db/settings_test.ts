@@ -25,7 +25,7 @@ Deno.test("settingsFromEnv: defaults and environment", () => {
   assert.equal(s.localDataCenter, "datacenter1");
   assert.equal(s.externalContactPoints, undefined);
   assert.equal(s.ipBase, "127.0.0");
-  assert.equal(s.commitlogSync, "group");
+  assert.equal(s.commitlogSync, "batch");
 
   const e = withEnv({
     DB_STATE_DIR: "/tmp/x/",
@@ -36,11 +36,11 @@ Deno.test("settingsFromEnv: defaults and environment", () => {
     CASSANDRA_JVM_OPTS: " -XX:TieredStopAtLevel=1  -Dfoo=1 ",
     DB_MODE: "java",
     DB_IP_BASE: "127.0.1",
-    CASSANDRA_COMMITLOG_SYNC: "batch",
+    CASSANDRA_COMMITLOG_SYNC: "group",
   }, () => settingsFromEnv());
   assert.equal(e.stateDir, "/tmp/x");
   assert.equal(e.ipBase, "127.0.1");
-  assert.equal(e.commitlogSync, "batch");
+  assert.equal(e.commitlogSync, "group");
   assert.equal(e.version, "5.0.7");
   assert.deepEqual(e.externalContactPoints, ["10.0.0.1", "10.0.0.2"]);
   assert.equal(e.localDataCenter, "dc2");

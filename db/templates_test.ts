@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  COMMITLOG_GROUP_WINDOW,
   commitlogYaml,
   JVM17_FLAGS,
   jvmArgs,
@@ -79,9 +78,9 @@ Deno.test("renderCassandraYaml: one node of three", () => {
   assert.equal(kv.get("native_transport_port"), "9042");
   assert.equal(kv.get("storage_port"), "7000");
   assert.equal(kv.get("commitlog_directory"), "'/tmp/state/n3/node2/commitlog'");
-  // durable acknowledgements by default: group commit, and no period (5.0 refuses both)
-  assert.equal(kv.get("commitlog_sync"), "group");
-  assert.equal(kv.get("commitlog_sync_group_window"), COMMITLOG_GROUP_WINDOW);
+  // durable acknowledgements by default: batch, and no period (5.0 refuses both)
+  assert.equal(kv.get("commitlog_sync"), "batch");
+  assert.equal(kv.has("commitlog_sync_group_window"), false);
   assert.equal(kv.has("commitlog_sync_period"), false);
   assert.equal(kv.get("hints_directory"), "'/tmp/state/n3/node2/hints'");
   assert.equal(kv.get("phi_convict_threshold"), "12");
