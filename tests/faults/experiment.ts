@@ -7,7 +7,9 @@
  * @module
  */
 import type { FaultConfig } from "./config.ts";
-import { type AckedWrite, type MixedLoad, startMixedLoad } from "./load.ts";
+import { now } from "./clients.ts";
+import type { AckedWrite } from "./load.ts";
+import { type LoadWorker, spawnLoad } from "./load_worker.ts";
 import { firstNot200After, type Poll, pollHttp, sampleRss } from "./monitor.ts";
 import {
   type Check,
@@ -19,7 +21,7 @@ import {
   maxLatency,
   recoveryMs,
 } from "./result.ts";
-import type { ClosableClient, Stack } from "./stack.ts";
+import type { Stack } from "./stack.ts";
 import { verifyAcked } from "./verify.ts";
 
 /** What the runner hands every experiment. */
@@ -27,13 +29,16 @@ export interface ExperimentContext {
   stack: Stack;
   config: FaultConfig;
   log: (line: string) => void;
-  /** Every write acknowledged so far in the run (reads pick from it). */
+  /** Every write acknowledged so far in the run. */
   known: AckedWrite[];
-  /** Sequence numbers of writes, unique in the run. */
-  seq: { next: number };
-  /** Logs an acknowledged write (the runner appends it to a JSONL file). */
+  /** The JSONL file every acknowledged write is appended to (load workers read from it). */
+  ackFile: string;
+  /** Logs an acknowledged write (appends it to `known` and to `ackFile`). */
   onAck: (w: AckedWrite) => void;
-  rng: () => number;
+  /** First sequence number of this experiment's writes (ranges disjoint per experiment). */
+  seqStart: number;
+  /** Seed of this experiment's load. */
+  seed: number;
   /** First channel id this experiment writes to (disjoint ranges per experiment). */
   firstChannel: bigint;
   /** Scratch directory of this experiment. */
@@ -57,7 +62,7 @@ export function check(name: string, pass: boolean, detail: unknown): Check {
   return { name, pass, detail: String(detail) };
 }
 
-/** What an injection returns: when the fault was healed (`performance.now()`). */
+/** What an injection returns: when the fault was healed ({@link now}). */
 export interface Injected {
   healAt: number;
   extra?: Record<string, number | string | null>;
@@ -84,52 +89,57 @@ export function mixedLoadExperiment(e: MixedLoadExperiment): Experiment {
     description: e.description,
     async run(ctx) {
       const { stack, config } = ctx;
-      const c: ClosableClient = e.path === "router"
-        ? await stack.routerClient()
-        : stack.directClient(stack.url(stack.gateway));
       const rss = sampleRss(() => stack.pids());
       const pollers = e.pollReadiness
         ? stack.instances.map((i) => pollHttp(`${stack.url(i)}/readyz`))
         : [];
-      const t0 = performance.now();
+      const t0 = now();
       const timeline: { atMs: number; event: string }[] = [];
       const mark = (event: string) => {
-        timeline.push({ atMs: Math.round(performance.now() - t0), event });
+        timeline.push({ atMs: Math.round(now() - t0), event });
         ctx.log(`  ${e.name}: ${event}`);
       };
-      let load: MixedLoad | undefined;
       let injected: Injected | undefined;
       let error: string | undefined;
       let faultAt = t0;
-      try {
-        load = startMixedLoad(c.client, {
-          experiment: e.name,
+      const load: LoadWorker = spawnLoad({
+        experiment: e.name,
+        target: e.path === "router"
+          ? { kind: "router", instances: stack.instanceAddrs() }
+          : { kind: "direct", url: stack.url(stack.gateway), connections: 1 },
+        load: {
+          kind: "mixed",
           concurrency: config.concurrency,
           writeRatio: config.writeRatio,
           channels: config.channels,
-          firstChannel: ctx.firstChannel,
-          known: ctx.known,
-          seq: ctx.seq,
-          onAck: ctx.onAck,
-          rng: ctx.rng,
-          timeoutMs: config.callTimeoutMs,
-        });
+        },
+        firstChannel: String(ctx.firstChannel),
+        seed: ctx.seed,
+        seqStart: ctx.seqStart,
+        timeoutMs: config.callTimeoutMs,
+        knownFile: ctx.ackFile,
+      }, ctx.onAck);
+      let loadEnd: string | undefined;
+      load.exited.then((how) => {
+        loadEnd = how;
+        mark(`load client ended: ${how}`);
+      });
+      try {
+        await load.ready;
         await hold(config.beforeMs);
-        faultAt = performance.now();
+        faultAt = now();
         injected = await e.inject(ctx, mark);
         await hold(config.afterMs);
       } catch (err) {
         error = (err as Error).message;
         mark(`error: ${error}`);
       }
-      await load?.stop();
-      mark("load stopped");
+      const how = loadEnd ?? await load.stop();
       const polls: Poll[][] = [];
       for (const p of pollers) polls.push(await p.stop());
       const peak = await rss.stop();
-      await c.close();
-      const records = load?.records ?? [];
-      const acked = load?.acked ?? [];
+      const records = load.records;
+      const acked = load.acked;
       const v = error ? undefined : await verifyAcked(stack.verifier, acked);
       const flips = polls.map((p) => firstNot200After(p, faultAt)).filter((x) => x !== undefined);
       const result: ExperimentResult = {
@@ -151,21 +161,27 @@ export function mixedLoadExperiment(e: MixedLoadExperiment): Experiment {
           lastFailureMs: lastFailureAfter(records, faultAt) ?? null,
           ...injected?.extra,
           ...(e.pollReadiness ? { readinessFlipMs: flips.length ? Math.min(...flips) : null } : {}),
+          loadClient: how,
           unverifiedReads: v?.unverified ?? null,
           lostSeqs: v?.lost.slice(0, 20).map((w) => w.seq).join(" ") || null,
         },
         checks: [],
         error,
-        durationMs: Math.round(performance.now() - t0),
+        durationMs: Math.round(now() - t0),
       };
-      if (!error) result.checks = e.checks(result);
+      if (!error) {
+        result.checks = [
+          ...e.checks(result),
+          check("the load client ran to the end", how === "exit 0", how),
+        ];
+      }
       return result;
     },
   };
 }
 
-/** Marks `event` and resolves with its time: the usual first step of an injection. */
+/** Marks `event` and returns its time ({@link now}). */
 export function at(mark: (event: string) => void, event: string): number {
   mark(event);
-  return performance.now();
+  return now();
 }

@@ -11,9 +11,10 @@
  */
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { MessagesService } from "../../gen/dataservices/v1/messages_pb.ts";
+import { now } from "./clients.ts";
 import { codeName } from "./config.ts";
 
-/** One call of the load. Times are `performance.now()` milliseconds. */
+/** One call of the load. Times are {@link now} milliseconds. */
 export interface OpRecord {
   kind: "read" | "write";
   start: number;
@@ -60,12 +61,14 @@ export interface MixedLoadOptions {
   channels: number;
   /** First channel id (channels are `firstChannel .. firstChannel + channels - 1`). */
   firstChannel: bigint;
-  /** Writes acknowledged so far (shared, appended to): reads pick from it. */
-  known: AckedWrite[];
-  /** Next sequence number (shared counter). */
+  /** Writes acknowledged so far (appended to): reads pick from it. */
+  known: Pick<AckedWrite, "channelId" | "messageId">[];
+  /** Next sequence number (a counter shared by the callers of one process). */
   seq: { next: number };
   /** Called with each acknowledgement (the suite logs it). */
   onAck?: (w: AckedWrite) => void;
+  /** Called with each finished call. */
+  onRecord?: (r: OpRecord) => void;
   rng: () => number;
   timeoutMs: number;
 }
@@ -88,7 +91,7 @@ export function startMixedLoad(
   let running = true;
   const once = async () => {
     const write = o.known.length === 0 || o.rng() < o.writeRatio;
-    const start = performance.now();
+    const start = now();
     let code = "OK";
     if (write) {
       const seq = o.seq.next++;
@@ -103,7 +106,7 @@ export function startMixedLoad(
           channelId: String(channelId),
           messageId: String(r.message?.messageId),
           seq,
-          at: performance.now(),
+          at: now(),
         };
         acked.push(w);
         o.known.push(w);
@@ -122,7 +125,9 @@ export function startMixedLoad(
         code = errorCode(e);
       }
     }
-    records.push({ kind: write ? "write" : "read", start, end: performance.now(), code });
+    const record: OpRecord = { kind: write ? "write" : "read", start, end: now(), code };
+    records.push(record);
+    o.onRecord?.(record);
     if (code !== "OK") await new Promise((r) => setTimeout(r, FAILURE_PAUSE_MS));
   };
   const worker = async () => {
@@ -137,4 +142,45 @@ export function startMixedLoad(
       await Promise.all(workers);
     },
   };
+}
+
+/** Options of {@link runWriteBurst}. */
+export interface WriteBurstOptions {
+  experiment: string;
+  count: number;
+  /** Channels `firstChannel .. firstChannel + 999`. */
+  firstChannel: bigint;
+  seq: { next: number };
+  timeoutMs: number;
+  onAck?: (w: AckedWrite) => void;
+  onRecord?: (r: OpRecord) => void;
+}
+
+/** `count` CreateMessage calls all at once, spread over `clients` in turn. */
+export async function runWriteBurst(
+  clients: Client<typeof MessagesService>[],
+  o: WriteBurstOptions,
+): Promise<void> {
+  await Promise.all(Array.from({ length: o.count }, async (_, i) => {
+    const seq = o.seq.next++;
+    const channelId = o.firstChannel + BigInt(i % 1000);
+    const start = now();
+    let code = "OK";
+    try {
+      const r = await clients[i % clients.length].createMessage(
+        { channelId, authorId: 8n, content: `fault ${o.experiment} #${seq}` },
+        { timeoutMs: o.timeoutMs },
+      );
+      o.onAck?.({
+        experiment: o.experiment,
+        channelId: String(channelId),
+        messageId: String(r.message?.messageId),
+        seq,
+        at: now(),
+      });
+    } catch (e) {
+      code = errorCode(e);
+    }
+    o.onRecord?.({ kind: "write", start, end: now(), code });
+  }));
 }

@@ -20,10 +20,10 @@
  */
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../../db/cluster.ts";
-import { FULL, REDUCED } from "./config.ts";
+import { type FaultConfig, FULL, REDUCED } from "./config.ts";
 import type { ExperimentContext } from "./experiment.ts";
 import { EXPERIMENTS } from "./experiments/mod.ts";
-import { type AckedWrite, seeded } from "./load.ts";
+import type { AckedWrite } from "./load.ts";
 import { type ExperimentResult, formatTable } from "./result.ts";
 import { Stack } from "./stack.ts";
 
@@ -104,14 +104,14 @@ async function runSuite(o: {
     console.error(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}`);
   const artifacts = `${REPO_ROOT}/artifacts/faults`;
   await Deno.mkdir(artifacts, { recursive: true });
-  const ackFile = await Deno.open(`${artifacts}/acked.jsonl`, {
+  const ackPath = `${artifacts}/acked.jsonl`;
+  const ackFile = await Deno.open(ackPath, {
     create: true,
     write: true,
     truncate: true,
   });
   const encoder = new TextEncoder();
   const known: AckedWrite[] = [];
-  const seq = { next: 1 };
   const experiments = EXPERIMENTS.filter((e) => !o.only || o.only.includes(e.name));
   log(`fault suite (${config.mode}): ${experiments.map((e) => e.name).join(", ")}`);
   const stack = await Stack.start({
@@ -127,6 +127,12 @@ async function runSuite(o: {
       stack.instances.map((i) => stack.url(i)).join(" ")
     }, gateway ${stack.url(stack.gateway)}`,
   );
+  // Ctrl-C: stop the children (and the cluster this run started) before leaving
+  const interrupt = () => {
+    log("interrupted: stopping the stack");
+    stack.close(o["keep-cluster"]).finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", interrupt);
   const results: ExperimentResult[] = [];
   const runStart = Date.now();
   try {
@@ -139,9 +145,13 @@ async function runSuite(o: {
         config,
         log,
         known,
-        seq,
-        onAck: (w) => ackFile.writeSync(encoder.encode(JSON.stringify(w) + "\n")),
-        rng: seeded(1000 + k),
+        ackFile: ackPath,
+        onAck: (w) => {
+          known.push(w);
+          ackFile.writeSync(encoder.encode(JSON.stringify(w) + "\n"));
+        },
+        seqStart: (k + 1) * 10_000_000,
+        seed: 1000 + k,
         // disjoint channel ranges per experiment and per run
         firstChannel: (BigInt(runStart) % 1_000_000n) * 10_000_000n + BigInt(k) * 100_000n + 1n,
         dir: `${artifacts}/${e.name}`,
@@ -155,29 +165,17 @@ async function runSuite(o: {
       results.push(r);
       log(`${e.name}: ${formatTable([r]).split("\n")[2]}`);
       await stack.flushLogs();
+      // after every experiment, so a crash of the runner keeps what was measured
+      await writeJson(o.out, config, results, performance.now() - t0, false);
     }
   } finally {
+    Deno.removeSignalListener("SIGINT", interrupt);
     ackFile.close();
     await stack.close(o["keep-cluster"]);
   }
   const table = formatTable(results);
   console.log(table);
-  await Deno.writeTextFile(
-    o.out,
-    JSON.stringify(
-      {
-        command: `deno task test:faults ${Deno.args.join(" ")}`.trim(),
-        mode: config.mode,
-        config,
-        at: new Date().toISOString(),
-        durationS: Math.round((performance.now() - t0) / 1000),
-        table,
-        results,
-      },
-      null,
-      2,
-    ) + "\n",
-  );
+  await writeJson(o.out, config, results, performance.now() - t0, true);
   const checks = results.flatMap((r) => r.checks);
   const failedChecks = checks.filter((c) => !c.pass).length;
   const errors = results.filter((r) => r.error).length;
@@ -188,6 +186,32 @@ async function runSuite(o: {
       } s; wrote ${o.out}`,
   );
   return errors || (failedChecks && !o["allow-failures"]) ? 1 : 0;
+}
+
+async function writeJson(
+  out: string,
+  config: FaultConfig,
+  results: ExperimentResult[],
+  elapsedMs: number,
+  complete: boolean,
+): Promise<void> {
+  await Deno.writeTextFile(
+    out,
+    JSON.stringify(
+      {
+        command: `deno task test:faults ${Deno.args.join(" ")}`.trim(),
+        mode: config.mode,
+        complete,
+        config,
+        at: new Date().toISOString(),
+        durationS: Math.round(elapsedMs / 1000),
+        table: formatTable(results),
+        results,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
 }
 
 function failed(

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { now } from "./clients.ts";
 
 /** Resident set size of `pid` in MB from /proc/<pid>/status, or undefined if it is gone. */
 export async function rssMb(pid: number): Promise<number | undefined> {
@@ -42,7 +43,7 @@ export function sampleRss(
   };
 }
 
-/** One poll of an endpoint: when it started, its HTTP status (0: no answer), how long it took. */
+/** One poll of an endpoint: when it started ({@link now}), its HTTP status (0: no answer), how long it took. */
 export interface Poll {
   at: number;
   status: number;
@@ -60,15 +61,15 @@ export function pollHttp(
   const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
   const loop = (async () => {
     while (running) {
-      const at = performance.now();
+      const at = now();
       let status = 0;
       try {
         const r = await fetch(url, { client, signal: AbortSignal.timeout(timeoutMs) });
         await r.body?.cancel();
         status = r.status;
       } catch { /* no answer */ }
-      polls.push({ at, status, ms: performance.now() - at });
-      const wait = everyMs - (performance.now() - at);
+      polls.push({ at, status, ms: now() - at });
+      const wait = everyMs - (now() - at);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
   })();

@@ -3,15 +3,12 @@
  * cluster: own state directory, own loopback prefix, beside the shared one),
  * two data-service instances and the gateway as child processes
  * (`server/main.ts`, `router/gateway.ts`), and the clients the experiments
- * use: the router client (`createNodeRoutingTransport`) and a plain
- * connect-node transport to the gateway.
+ * use run in load workers (`load_worker.ts`), so a client crash cannot take
+ * the suite down.
  *
  * @module
  */
 import cassandra from "cassandra-driver";
-import { type Client, createClient } from "@connectrpc/connect";
-import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { MessagesService } from "../../gen/dataservices/v1/messages_pb.ts";
 import {
   clientOptions,
   type ClusterInfo,
@@ -23,7 +20,7 @@ import {
   settingsFromEnv,
 } from "../../db/cluster.ts";
 import { type ChildService, spawnService } from "../../cli/child.ts";
-import { createNodeRoutingTransport } from "../../router/node.ts";
+import { type ClosableClient, directClient } from "./clients.ts";
 
 /** Rejects with "`what` did not ... within" when `p` takes longer than `ms`. */
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -62,12 +59,6 @@ export function freePort(): number {
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
-}
-
-/** A client and what closes its connections. */
-export interface ClosableClient {
-  client: Client<typeof MessagesService>;
-  close(): Promise<void>;
 }
 
 /** Options of {@link Stack.start}. */
@@ -238,29 +229,14 @@ export class Stack {
     return restarted;
   }
 
-  /** A router client over both instances (jump hash, health-aware failover), Connect binary. */
-  async routerClient(): Promise<ClosableClient> {
-    const router = await createNodeRoutingTransport({
-      instances: this.instances.map((i) => addr(i)),
-      protocol: "connect",
-      defaultTimeoutMs: this.options.callTimeoutMs,
-    });
-    return { client: createClient(MessagesService, router), close: () => router.close() };
+  /** The instances as `host:port`, in router order. */
+  instanceAddrs(): string[] {
+    return this.instances.map((i) => addr(i));
   }
 
-  /** A plain connect-node transport (HTTP/2, Connect binary) to one base URL. */
+  /** A plain connect-node client to one base URL. */
   directClient(baseUrl: string): ClosableClient {
-    const sessionManager = new Http2SessionManager(baseUrl);
-    const transport = createConnectTransport({
-      baseUrl,
-      httpVersion: "2",
-      sessionManager,
-      defaultTimeoutMs: this.options.callTimeoutMs,
-    });
-    return {
-      client: createClient(MessagesService, transport),
-      close: () => Promise.resolve(sessionManager.abort()),
-    };
+    return directClient(baseUrl, this.options.callTimeoutMs);
   }
 
   /** Writes the children's logs to the log directory. */

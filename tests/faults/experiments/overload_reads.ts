@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { now } from "../clients.ts";
 import { check, type Experiment } from "../experiment.ts";
 import { getMessageUrl, runH2loadBurst } from "../h2load.ts";
 import { longestSilenceMs, pollHttp, sampleRss } from "../monitor.ts";
@@ -32,10 +33,10 @@ export const overloadReads: Experiment = {
     );
     const rss = sampleRss(() => stack.pids());
     const healthz = pollHttp(`${base}/healthz`);
-    const t0 = performance.now();
+    const t0 = now();
     const timeline = [{ atMs: 0, event: `h2load: ${n} distinct reads at ${target.name}` }];
     const burst = await runH2loadBurst({ urls, dir: ctx.dir, timeoutMs: 240_000 });
-    const burstEnd = performance.now();
+    const burstEnd = now();
     timeline.push({ atMs: Math.round(burstEnd - t0), event: "h2load done" });
     const recover = await probeUntilOk(ctx, target, 60_000);
     const polls = await healthz.stop();
@@ -87,7 +88,7 @@ export const overloadReads: Experiment = {
         ),
         check("instance still running", target.alive, target.alive),
       ],
-      durationMs: Math.round(performance.now() - t0),
+      durationMs: Math.round(now() - t0),
     };
     return result;
   },

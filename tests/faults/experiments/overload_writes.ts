@@ -1,14 +1,15 @@
 /**
  * A write overload at one instance: `overloadWrites` CreateMessage calls, all
  * at once, over three HTTP/2 connections (a server takes at most 4096 streams
- * on one). Every acknowledged write is read back. Done when: 0 UNAVAILABLE
+ * on one), from a load worker. Every acknowledged write is read back. Done when: 0 UNAVAILABLE
  * (an overloaded instance sheds with RESOURCE_EXHAUSTED, it is not "down"),
  * 0 acknowledged writes lost, /healthz answering throughout.
  *
  * @module
  */
 import { check, type Experiment } from "../experiment.ts";
-import { type AckedWrite, errorCode, type OpRecord } from "../load.ts";
+import { now } from "../clients.ts";
+import { spawnLoad } from "../load_worker.ts";
 import { longestSilenceMs, pollHttp, sampleRss } from "../monitor.ts";
 import { countCodes, type ExperimentResult, maxLatency } from "../result.ts";
 import { verifyAcked } from "../verify.ts";
@@ -22,40 +23,26 @@ export const overloadWrites: Experiment = {
   async run(ctx) {
     const { stack, config } = ctx;
     const target = stack.instances[0];
-    const clients = [0, 1, 2].map(() => stack.directClient(stack.url(target)));
     const rss = sampleRss(() => stack.pids());
     const healthz = pollHttp(`${stack.url(target)}/healthz`);
-    const records: OpRecord[] = [];
-    const acked: AckedWrite[] = [];
-    const t0 = performance.now();
     const n = config.overloadWrites;
-    await Promise.all(Array.from({ length: n }, async (_, i) => {
-      const seq = ctx.seq.next++;
-      const channelId = ctx.firstChannel + BigInt(i % 1000);
-      const start = performance.now();
-      let code = "OK";
-      try {
-        const r = await clients[i % 3].client.createMessage(
-          { channelId, authorId: 8n, content: `fault overload-writes #${seq}` },
-          { timeoutMs: config.callTimeoutMs },
-        );
-        const w: AckedWrite = {
-          experiment: "overload-writes",
-          channelId: String(channelId),
-          messageId: String(r.message?.messageId),
-          seq,
-          at: performance.now(),
-        };
-        acked.push(w);
-        ctx.known.push(w);
-        ctx.onAck(w);
-      } catch (e) {
-        code = errorCode(e);
-      }
-      records.push({ kind: "write", start, end: performance.now(), code });
-    }));
-    const burstEnd = performance.now();
-    for (const c of clients) await c.close();
+    const load = spawnLoad({
+      experiment: this.name,
+      target: { kind: "direct", url: stack.url(target), connections: 3 },
+      load: { kind: "write-burst", count: n },
+      firstChannel: String(ctx.firstChannel),
+      seed: ctx.seed,
+      seqStart: ctx.seqStart,
+      timeoutMs: config.callTimeoutMs,
+      knownFile: ctx.ackFile,
+    }, ctx.onAck);
+    await load.ready;
+    const how = await load.exited;
+    const burstEnd = now();
+    const records = load.records;
+    // the burst starts with its first call
+    const t0 = records.reduce((m, r) => Math.min(m, r.start), burstEnd);
+    const acked = load.acked;
     const recover = await probeUntilOk(ctx, target, 60_000);
     const polls = await healthz.stop();
     const peak = await rss.stop();
@@ -85,6 +72,7 @@ export const overloadWrites: Experiment = {
         healthzLongestSilenceMs: silence,
         unverifiedReads: v.unverified,
         instanceAlive: target.alive ? "yes" : "no (exited)",
+        loadClient: how,
       },
       checks: [
         check(
@@ -95,8 +83,9 @@ export const overloadWrites: Experiment = {
         check("0 lost acknowledged writes", v.lost.length === 0, v.lost.length),
         check("/healthz answering throughout", silence <= 1000, `longest silence ${silence} ms`),
         check("instance still running", target.alive, target.alive),
+        check("the load client ran to the end", how === "exit 0", how),
       ],
-      durationMs: Math.round(performance.now() - t0),
+      durationMs: Math.round(now() - t0),
     };
     return result;
   },

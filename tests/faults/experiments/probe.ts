@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { now } from "../clients.ts";
 import type { ExperimentContext } from "../experiment.ts";
 import type { Stack } from "../stack.ts";
 
@@ -16,11 +17,11 @@ export async function probeUntilOk(
   target: Stack["instances"][number],
   timeoutMs: number,
 ): Promise<{ ms: number | null }> {
-  const t0 = performance.now();
+  const t0 = now();
   const known = ctx.known.at(-1);
   const c = ctx.stack.directClient(ctx.stack.url(target));
   try {
-    while (performance.now() - t0 < timeoutMs && target.alive) {
+    while (now() - t0 < timeoutMs && target.alive) {
       try {
         if (known) {
           await c.client.getMessage(
@@ -30,7 +31,7 @@ export async function probeUntilOk(
         } else {
           await c.client.getStats({}, { timeoutMs: 2000 });
         }
-        return { ms: Math.round(performance.now() - t0) };
+        return { ms: Math.round(now() - t0) };
       } catch {
         await new Promise((r) => setTimeout(r, 100));
       }
