@@ -94,8 +94,12 @@ export interface BurstOptions {
  * Sends every URL once, all at once: one h2load process per `perProcess` URLs,
  * each with one connection carrying all of its streams.
  */
-export async function runH2loadBurst(o: BurstOptions): Promise<BurstSummary> {
+export async function runH2loadBurst(
+  o: BurstOptions,
+): Promise<BurstSummary & { processes: number; failedProcesses: number }> {
   const per = o.perProcess ?? 4000;
+  // h2load appends to an existing --log-file: start from an empty directory
+  await Deno.remove(o.dir, { recursive: true }).catch(() => {});
   await Deno.mkdir(o.dir, { recursive: true });
   const parts: string[][] = [];
   for (let i = 0; i < o.urls.length; i += per) parts.push(o.urls.slice(i, i + per));
@@ -124,11 +128,17 @@ export async function runH2loadBurst(o: BurstOptions): Promise<BurstSummary> {
   );
   const outs = await Promise.allSettled(runs);
   const answers: H2Request[] = [];
+  let failedProcesses = 0;
   for (const [k, out] of outs.entries()) {
+    if (out.status === "rejected" || !out.value.success) failedProcesses++;
     if (out.status === "rejected") continue;
     try {
       answers.push(...parseH2loadLog(await Deno.readTextFile(`${o.dir}/log-${k}.tsv`)));
     } catch { /* no log: nothing answered */ }
   }
-  return summarizeBurst(o.urls.length, answers, startMs);
+  return {
+    ...summarizeBurst(o.urls.length, answers, startMs),
+    processes: parts.length,
+    failedProcesses,
+  };
 }

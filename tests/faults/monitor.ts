@@ -18,7 +18,11 @@ export async function rssMb(pid: number): Promise<number | undefined> {
   }
 }
 
-/** Samples the RSS of named processes every `everyMs`; pids are asked each time (restarts). */
+/**
+ * Samples the RSS of named processes every `everyMs`; pids are asked each time
+ * (restarts). `stop()` gives each process's peak, and its first sample under
+ * `<name>@start` (memory an experiment inherited from the one before).
+ */
 export function sampleRss(
   pids: () => Record<string, number | undefined>,
   everyMs = 100,
@@ -29,7 +33,9 @@ export function sampleRss(
     while (running) {
       for (const [name, pid] of Object.entries(pids())) {
         const mb = pid === undefined ? undefined : await rssMb(pid);
-        if (mb !== undefined) peak[name] = Math.max(peak[name] ?? 0, Math.round(mb));
+        if (mb === undefined) continue;
+        peak[`${name}@start`] ??= Math.round(mb);
+        peak[name] = Math.max(peak[name] ?? 0, Math.round(mb));
       }
       await new Promise((r) => setTimeout(r, everyMs));
     }

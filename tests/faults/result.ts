@@ -32,6 +32,8 @@ export interface ExperimentResult {
   recoverMs: number | null;
   /** Largest RSS of an instance during the experiment, MB. */
   peakRssMb: number;
+  /** RSS of that instance when the experiment started, MB (memory inherited from before). */
+  startRssMb?: number;
   rssMbByProcess: Record<string, number>;
   maxLatencyMs: number;
   /** Injections and healings, ms from the experiment's start. */
@@ -55,6 +57,23 @@ export function countCodes(
     else failedByCode[r.code] = (failedByCode[r.code] ?? 0) + 1;
   }
   return { sent: records.length, ok, failedByCode };
+}
+
+/**
+ * The RSS figures of the instance (among `names`) that peaked highest, from a
+ * {@link sampleRss}-style record (`name` peak, `name@start` first sample).
+ */
+export function instanceRss(
+  peak: Record<string, number>,
+  names: string[],
+): { peakRssMb: number; startRssMb?: number } {
+  let best: string | undefined;
+  for (const n of names) {
+    if (peak[n] !== undefined && (best === undefined || peak[n] > peak[best])) best = n;
+  }
+  return best === undefined
+    ? { peakRssMb: 0 }
+    : { peakRssMb: peak[best], startRssMb: peak[`${best}@start`] };
 }
 
 /** Adds `b`'s counts into `a`. */
@@ -143,7 +162,7 @@ export function formatTable(results: ExperimentResult[]): string {
     "failed by code",
     "lost acked",
     "recover s",
-    "peak RSS MB",
+    "RSS MB start→peak",
     "checks",
   ];
   const rows = results.map((r) => [
@@ -154,7 +173,7 @@ export function formatTable(results: ExperimentResult[]): string {
     formatCodes(r.failedByCode),
     r.lostAcked === null ? "-" : `${r.lostAcked}/${r.ackedWrites}`,
     r.recoverMs === null ? "never" : (r.recoverMs / 1000).toFixed(1),
-    String(r.peakRssMb),
+    r.startRssMb !== undefined ? `${r.startRssMb}→${r.peakRssMb}` : String(r.peakRssMb),
     r.error ? `ERROR: ${r.error}` : `${r.checks.filter((c) => c.pass).length}/${r.checks.length}` +
       (r.checks.some((c) => !c.pass)
         ? ` (failed: ${r.checks.filter((c) => !c.pass).map((c) => c.name).join("; ")})`

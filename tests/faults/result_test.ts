@@ -5,6 +5,7 @@ import {
   firstFailureAfter,
   formatCodes,
   formatTable,
+  instanceRss,
   lastFailureAfter,
   latencyPercentiles,
   maxLatency,
@@ -98,4 +99,10 @@ Deno.test("formatTable: one aligned row per experiment, failed checks named", ()
   );
   assert.match(lines[2], /1\/2 \(failed: 0 failed\)/);
   assert.match(lines[3], /\| +never \|/);
+});
+
+Deno.test("instanceRss: the instance that peaked highest, with its starting RSS", () => {
+  const peak = { "a": 200, "a@start": 150, "b": 900, "b@start": 880, "gateway": 5000 };
+  assert.deepEqual(instanceRss(peak, ["a", "b"]), { peakRssMb: 900, startRssMb: 880 });
+  assert.deepEqual(instanceRss({}, ["a"]), { peakRssMb: 0 });
 });

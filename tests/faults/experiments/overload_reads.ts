@@ -14,7 +14,7 @@ import { now } from "../clients.ts";
 import { check, type Experiment } from "../experiment.ts";
 import { getMessageUrl, runH2loadBurst } from "../h2load.ts";
 import { longestSilenceMs, pollHttp, sampleRss } from "../monitor.ts";
-import type { ExperimentResult } from "../result.ts";
+import { type ExperimentResult, instanceRss } from "../result.ts";
 import { probeUntilOk } from "./probe.ts";
 
 /** The read-overload experiment. */
@@ -60,11 +60,13 @@ export const overloadReads: Experiment = {
       lostAcked: null,
       lostAfterRepair: null,
       recoverMs: recover.ms,
-      peakRssMb: peak[target.name] ?? 0,
+      ...instanceRss(peak, [target.name]),
       rssMbByProcess: peak,
       maxLatencyMs: burst.lastAnswerMs ?? 0,
       timeline,
       extra: {
+        h2loadProcesses: burst.processes,
+        h2loadFailed: burst.failedProcesses,
         firstAnswerMs: burst.firstAnswerMs,
         firstResourceExhaustedMs: firstReject,
         lastAnswerMs: burst.lastAnswerMs,

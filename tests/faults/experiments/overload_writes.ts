@@ -11,7 +11,7 @@ import { check, type Experiment } from "../experiment.ts";
 import { now } from "../clients.ts";
 import { spawnLoad } from "../load_worker.ts";
 import { longestSilenceMs, pollHttp, sampleRss } from "../monitor.ts";
-import { countCodes, type ExperimentResult, maxLatency } from "../result.ts";
+import { countCodes, type ExperimentResult, instanceRss, maxLatency } from "../result.ts";
 import { verifyAcked } from "../verify.ts";
 import { probeUntilOk } from "./probe.ts";
 
@@ -60,7 +60,7 @@ export const overloadWrites: Experiment = {
       lostAcked: v.lost.length,
       lostAfterRepair: v.lostAfterRepair,
       recoverMs: recover.ms,
-      peakRssMb: peak[target.name] ?? 0,
+      ...instanceRss(peak, [target.name]),
       rssMbByProcess: peak,
       maxLatencyMs: maxLatency(records),
       timeline: [
