@@ -66,6 +66,8 @@ export function check(name: string, pass: boolean, detail: unknown): Check {
 /** What an injection returns: when the fault was healed ({@link now}). */
 export interface Injected {
   healAt: number;
+  /** When a quorum of replicas answered again, if the injection knows (whole-cluster faults). */
+  quorumAt?: number;
   extra?: Record<string, number | string | null>;
 }
 
@@ -161,6 +163,9 @@ export function mixedLoadExperiment(e: MixedLoadExperiment): Experiment {
           firstFailureMs: firstFailureAfter(records, faultAt) ?? null,
           lastFailureMs: lastFailureAfter(records, faultAt) ?? null,
           ...injected?.extra,
+          ...(injected?.quorumAt !== undefined
+            ? { recoverFromQuorumMs: recoveryMs(records, injected.quorumAt) ?? null }
+            : {}),
           ...(e.pollReadiness ? { readinessFlipMs: flips.length ? Math.min(...flips) : null } : {}),
           loadClient: how,
           unverifiedReads: v?.unverified ?? null,

@@ -99,6 +99,8 @@ export class Stack {
   readonly gateway: Proc;
   /** A driver client on every node, for reading back acknowledged writes. */
   verifier!: cassandra.Client;
+  /** Sees every progress line of the launcher (e.g. "db: node2 ... serving CQL"). */
+  onLauncherLine?: (line: string) => void;
 
   private constructor(readonly options: StackOptions) {
     this.settings = settingsFromEnv({
@@ -106,7 +108,10 @@ export class Stack {
       ipBase: options.ipBase,
       mode: "java",
       externalContactPoints: undefined,
-      log: (line) => options.log(line),
+      log: (line) => {
+        options.log(line);
+        this.onLauncherLine?.(line);
+      },
     });
     const port = (k: number) => options.basePort ? options.basePort + k : freePort();
     const contact = `${options.ipBase}.1`; // the contact node: the only address instances are given

@@ -3,10 +3,13 @@
  * drain) and back after the fault time. Done when: 0 acknowledged writes
  * lost (every acknowledgement was on disk), calls fail fast with
  * UNAVAILABLE, readiness flips within ~1 s, calls succeed within ~2 s of the
- * cluster answering again.
+ * cluster answering again (a second node serving CQL: LOCAL_QUORUM is possible;
+ * `recoverFromQuorumMs`). The table's "recover" counts from all three nodes
+ * ready.
  *
  * @module
  */
+import { now } from "../clients.ts";
 import { at, check, type Experiment, hold, mixedLoadExperiment } from "../experiment.ts";
 import { formatCodes } from "../result.ts";
 
@@ -23,8 +26,21 @@ export const cassandraDown: Experiment = mixedLoadExperiment({
     mark(`SIGKILL all nodes (pids ${pids.join(", ")})`);
     await hold(ctx.config.faultMs);
     mark("restarting the cluster");
-    await ctx.stack.healCluster();
-    return { healAt: at(mark, "cluster ready") };
+    // LOCAL_QUORUM (2 of 3 replicas) answers again once a second node serves CQL
+    let serving = 0;
+    let quorumAt: number | undefined;
+    ctx.stack.onLauncherLine = (line) => {
+      if (!/node\d .* serving CQL/.test(line)) return;
+      mark(line.replace(/^db: /, ""));
+      if (++serving === 2) quorumAt = now();
+    };
+    try {
+      await ctx.stack.healCluster();
+    } finally {
+      ctx.stack.onLauncherLine = undefined;
+    }
+    const healAt = at(mark, "cluster ready (all three nodes)");
+    return { healAt, quorumAt };
   },
   checks: (r) => {
     const slow = Object.entries(r.failedByCode)
@@ -39,9 +55,9 @@ export const cassandraDown: Experiment = mixedLoadExperiment({
         `${r.extra.readinessFlipMs} ms`,
       ),
       check(
-        "recovers within 2 s",
-        r.recoverMs !== null && r.recoverMs <= 2000,
-        `${r.recoverMs} ms`,
+        "recovers within 2 s of a quorum answering",
+        r.extra.recoverFromQuorumMs !== null && Number(r.extra.recoverFromQuorumMs) <= 2000,
+        `${r.extra.recoverFromQuorumMs} ms`,
       ),
     ];
   },
