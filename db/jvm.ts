@@ -5,7 +5,7 @@
  * @module
  */
 import { javaClusterInfo } from "./cluster_info.ts";
-import { readText, tailFile } from "./files.ts";
+import { exists, readText, tailFile } from "./files.ts";
 import { cqlListening, gossipView, peersNotUp, seconds, startupError } from "./logs.ts";
 import { type CqlProbe, describeCqlError, probeCql, tcpOpen } from "./probes.ts";
 import { CQL_PORT, DbError, heapFor, type Settings, STORAGE_PORT } from "./settings.ts";
@@ -82,23 +82,40 @@ export async function spawnNode(
     throw new DbError(`Could not start node${node.index}: ${new TextDecoder().decode(r.stderr)}`);
   }
   await Deno.writeTextFile(`${node.dir}/cassandra.pid`, `${pid}\n`);
-  await waitExec(pid, node.dir);
+  await waitExec(pid, node.dir, java);
   return pid;
 }
 
+/** Options of {@link waitExec}. */
+export interface WaitExecOptions {
+  /** Default 30 s. */
+  timeoutMs?: number;
+  /** Reads a process's arguments (default: /proc; undefined when it is gone or a zombie). */
+  readArgs?: (pid: number) => Promise<string[] | undefined>;
+}
+
 /**
- * Waits until `pid` runs java for node directory `dir`: `$!` is known as soon as
- * sh forked, before setsid and java were exec'd, and until then /proc shows sh's
- * command line (on a busy machine for a while). Throws if the process ends first.
+ * Waits until `pid` runs `java` for node directory `dir`: `$!` is known as soon
+ * as sh forked, and the process then execs setsid (or nohup), which execs java
+ * with the same arguments; until then /proc shows sh's or setsid's command line
+ * (on a busy machine for a while), and a read in the middle of an exec can see
+ * none. Returns early if the process is gone (`waitNode` reports it); throws
+ * after `timeoutMs`.
  */
-export async function waitExec(pid: number, dir: string, timeoutMs = 30_000): Promise<void> {
+export async function waitExec(
+  pid: number,
+  dir: string,
+  java: string,
+  options: WaitExecOptions = {},
+): Promise<void> {
+  const { timeoutMs = 30_000, readArgs = procArgs } = options;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const args = await procArgs(pid);
-    if (args === undefined) return; // gone: waitNode reports it with the logs
-    if (storageDirOf(args) === dir) return;
+    const args = await readArgs(pid);
+    if (args === undefined && !await exists(`/proc/${pid}`)) return;
+    if (args?.[0] === java && storageDirOf(args) === dir) return;
     if (Date.now() > deadline) {
-      throw new DbError(`pid ${pid} did not exec java for ${dir} within ${seconds(timeoutMs)}`);
+      throw new DbError(`pid ${pid} did not exec ${java} for ${dir} within ${seconds(timeoutMs)}`);
     }
     await sleep(10);
   }

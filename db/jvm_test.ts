@@ -2,52 +2,46 @@ import assert from "node:assert/strict";
 import { waitExec } from "./jvm.ts";
 import { DbError } from "./settings.ts";
 import { MAIN_CLASS } from "./templates.ts";
-import { fakeProcess } from "./_test_util.ts";
 
-Deno.test("waitExec: waits while the pid still runs sh, returns once it runs our node", async () => {
-  const dir = "/tmp/waitexec/n1/node1";
-  // sh that first prints "ready" under its own command line, then execs a "node" of ours
-  // when released through its stdin-less trigger: a file that appears later
-  const trigger = await Deno.makeTempFile();
-  await Deno.remove(trigger);
-  const child = new Deno.Command("sh", {
-    args: [
-      "-c",
-      `echo ready; while [ ! -e "${trigger}" ]; do sleep 0.01; done; ` +
-      `exec sh -c 'while :; do sleep 0.2; done' sh -Dcassandra.storagedir=${dir} ${MAIN_CLASS}`,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  await reader.read();
-  await reader.cancel();
-  try {
-    let done = false;
-    const waiting = waitExec(child.pid, dir, 10_000).then(() => done = true);
-    await new Promise((r) => setTimeout(r, 0));
-    assert.equal(done, false, "returned while the process was still sh");
-    await Deno.writeTextFile(trigger, "");
-    await waiting;
-    assert.equal(done, true);
-  } finally {
-    child.kill("SIGKILL");
-    await child.status;
-    await Deno.remove(trigger).catch(() => {});
-  }
+const DIR = "/state/n3/node2";
+const JAVA = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java";
+const node = [`-Dcassandra.storagedir=${DIR}`, "-cp", "x", MAIN_CLASS];
+
+Deno.test("waitExec: returns only once the pid runs java, not sh or setsid with the same arguments", async () => {
+  // what /proc shows for $! while sh forks, execs setsid, setsid execs java
+  const seen = [
+    ["sh", "-c", "log=$1; ...", "sh"],
+    ["setsid", JAVA, ...node], // names our node already: not java yet
+    [], // a read in the middle of an exec
+    [JAVA, ...node],
+  ];
+  let reads = 0;
+  await waitExec(4242, DIR, JAVA, { readArgs: () => Promise.resolve(seen[reads++]) });
+  assert.equal(reads, 4);
 });
 
-Deno.test("waitExec: a process that never execs is reported after the timeout", async () => {
-  const p = await fakeProcess(["not-cassandra"]);
-  try {
-    await assert.rejects(waitExec(p.pid, "/tmp/none", 50), (e: unknown) => {
+Deno.test("waitExec: java for another node directory is not ours", async () => {
+  const other = [JAVA, "-Dcassandra.storagedir=/state/n1/node1", MAIN_CLASS];
+  await assert.rejects(
+    waitExec(4242, DIR, JAVA, { timeoutMs: 30, readArgs: () => Promise.resolve(other) }),
+    (e: unknown) => {
       assert.ok(e instanceof DbError);
-      assert.match(e.message, new RegExp(`pid ${p.pid} did not exec java`));
+      assert.match(e.message, /pid 4242 did not exec .*java for \/state\/n3\/node2/);
       return true;
-    });
-  } finally {
-    p.kill("SIGKILL");
-    await p.status;
-  }
+    },
+  );
+});
+
+Deno.test("waitExec: a process that is gone returns at once (waitNode reports it)", async () => {
+  const child = new Deno.Command("true").spawn();
+  const pid = child.pid;
+  await child.status; // reaped: /proc/<pid> no longer exists
+  let reads = 0;
+  await waitExec(pid, DIR, JAVA, {
+    readArgs: () => {
+      reads++;
+      return Promise.resolve(undefined);
+    },
+  });
+  assert.equal(reads, 1);
 });
