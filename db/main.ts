@@ -18,14 +18,12 @@ import {
   DbError,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_VERSION,
-  defaultLogCluster,
   down,
   ensureUp,
+  logs,
   MAX_NODES,
-  nodeDir,
   settingsFromEnv,
   status,
-  tailFile,
 } from "./cluster.ts";
 import { defineCommand, FlagError, helpText, parseCommand, usageError } from "../lib/flags.ts";
 import { seconds } from "./logs.ts";
@@ -40,7 +38,7 @@ Docker engine answers, else runs Cassandra ${DEFAULT_VERSION} from Maven jars on
 
 Commands:
   up [--nodes N] [--timeout D]  start (or reuse) a cluster of N nodes (1..${MAX_NODES}, default: the
-                                running one, else 1) on 127.0.0.1..N, wait until ready,
+                                running one, else 1) on 127.0.0.1..N (DB_IP_BASE), wait until ready,
                                 apply the schema, print the contact points
   status                        nodes, pids, CQL ports; exit 0 if up, 3 if down
   logs [NODE] [--lines N]       last N (default 40) lines of NODE's system.log (default node 1)
@@ -69,6 +67,12 @@ Commands:
   CASSANDRA_VERSION (default ${DEFAULT_VERSION}), CASSANDRA_HEAP (-Xmx, default 1G for 1 node,
   768M for more), CASSANDRA_HEAP_MIN (-Xms, default 256M), CASSANDRA_JVM_OPTS, JAVA17_HOME,
   DB_STATE_DIR (default <repo>/.cassandra), DB_MODE (auto | java | docker)
+  CASSANDRA_COMMITLOG_SYNC  batch (default: a write is acknowledged once its commit log
+                            is on disk), group (synced every 15 ms), or periodic (synced
+                            every 10 s: a killed node forgets up to 10 s of acknowledged writes)
+  DB_IP_BASE                loopback prefix of the nodes (default 127.0.0: nodes on
+                            127.0.0.1..N). A second cluster runs beside the first with
+                            its own DB_STATE_DIR and DB_IP_BASE, e.g. 127.0.1
 
 Exit codes: 0 ok, 1 failure, 2 usage error, 3 status: down.`,
 });
@@ -186,14 +190,7 @@ export async function main(args: string[]): Promise<number> {
     }
     case "logs": {
       const s = settingsFromEnv();
-      const n = c.nodes ?? await defaultLogCluster(s);
-      if (n === undefined) {
-        throw new DbError(`No cluster state in ${s.stateDir}; run: deno task db up`);
-      }
-      if (c.node > n) throw new DbError(`node ${c.node} is not in the ${n}-node cluster`, 2);
-      const path = `${nodeDir(s, n, c.node)}/logs/${c.stdout ? "stdout.log" : "system.log"}`;
-      const lines = await tailFile(path, c.lines);
-      if (lines === undefined) throw new DbError(`${path} does not exist`);
+      const { path, lines } = await logs(s, c);
       s.log(`==> ${path} <==`);
       for (const line of lines) console.log(line);
       return 0;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  commitlogYaml,
   JVM17_FLAGS,
   jvmArgs,
   LOGBACK_XML,
@@ -28,11 +29,16 @@ Deno.test("tokensFor: evenly spaced Murmur3 tokens (values from the notes)", () 
   assert.throws(() => tokensFor(1.5), RangeError);
 });
 
-Deno.test("nodeIp: 127.0.0.i", () => {
+Deno.test("nodeIp: 127.0.0.i, or on another loopback prefix", () => {
   assert.equal(nodeIp(1), "127.0.0.1");
   assert.equal(nodeIp(3), "127.0.0.3");
+  assert.equal(nodeIp(2, "127.0.1"), "127.0.1.2");
+  assert.equal(nodeIp(1, "127.255.9"), "127.255.9.1");
   assert.throws(() => nodeIp(0), RangeError);
   assert.throws(() => nodeIp(255), RangeError);
+  for (const bad of ["10.0.0", "127.0", "127.0.256", "127.0.1.", " 127.0.1", "127.00x.1"]) {
+    assert.throws(() => nodeIp(1, bad), RangeError, bad);
+  }
 });
 
 Deno.test("yamlQuote escapes single quotes", () => {
@@ -72,6 +78,10 @@ Deno.test("renderCassandraYaml: one node of three", () => {
   assert.equal(kv.get("native_transport_port"), "9042");
   assert.equal(kv.get("storage_port"), "7000");
   assert.equal(kv.get("commitlog_directory"), "'/tmp/state/n3/node2/commitlog'");
+  // durable acknowledgements by default: batch, and no period (5.0 refuses both)
+  assert.equal(kv.get("commitlog_sync"), "batch");
+  assert.equal(kv.has("commitlog_sync_group_window"), false);
+  assert.equal(kv.has("commitlog_sync_period"), false);
   assert.equal(kv.get("hints_directory"), "'/tmp/state/n3/node2/hints'");
   assert.equal(kv.get("phi_convict_threshold"), "12");
   assert.equal(kv.get("write_request_timeout"), "5000ms");
@@ -140,4 +150,28 @@ Deno.test("jvmArgs: refuses a missing jamm jar or a bad heap size", () => {
   assert.throws(() => jvmArgs({ dir: "/d", jars, heap: "1 G" }), /heap/);
   assert.throws(() => jvmArgs({ dir: "/d", jars, heap: "-1G" }), /heap/);
   assert.throws(() => jvmArgs({ dir: "/d", jars, heap: "1G", heapMin: "x" }), /heap/);
+});
+
+Deno.test("commitlogYaml: one sync key set per mode, each accepted by 5.0 alone", () => {
+  const keys = (mode: Parameters<typeof commitlogYaml>[0]) =>
+    Object.fromEntries(commitlogYaml(mode).split("\n").map((l) => l.split(": ")));
+  assert.deepEqual(keys("group"), {
+    commitlog_sync: "group",
+    commitlog_sync_group_window: "15ms",
+  });
+  assert.deepEqual(keys("batch"), { commitlog_sync: "batch" });
+  assert.deepEqual(keys("periodic"), {
+    commitlog_sync: "periodic",
+    commitlog_sync_period: "10000ms",
+  });
+  const yaml = renderCassandraYaml({
+    clusterName: "c",
+    ip: "127.0.1.1",
+    token: "0",
+    seeds: "127.0.1.1:7000",
+    dir: "/d",
+    commitlogSync: "periodic",
+  });
+  assert.match(yaml, /^commitlog_sync: periodic\ncommitlog_sync_period: 10000ms$/m);
+  assert.doesNotMatch(yaml, /group_window/);
 });

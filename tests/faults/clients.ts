@@ -1,0 +1,51 @@
+/**
+ * The clients of the suite: the router client over the instances
+ * (`createNodeRoutingTransport`, jump hash, health-aware failover) and a plain
+ * connect-node transport to one URL (the gateway, or one instance). Both
+ * speak binary Connect over HTTP/2.
+ *
+ * @module
+ */
+import { type Client, createClient } from "@connectrpc/connect";
+import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { MessagesService } from "../../gen/dataservices/v1/messages_pb.ts";
+import { createNodeRoutingTransport } from "../../router/node.ts";
+
+/** A client and what closes its connections. */
+export interface ClosableClient {
+  client: Client<typeof MessagesService>;
+  close(): Promise<void>;
+}
+
+/** A router client over `instances` (`host:port`, in router order). */
+export async function routerClient(
+  instances: string[],
+  timeoutMs: number,
+): Promise<ClosableClient> {
+  const router = await createNodeRoutingTransport({
+    instances,
+    protocol: "connect",
+    defaultTimeoutMs: timeoutMs,
+  });
+  return { client: createClient(MessagesService, router), close: () => router.close() };
+}
+
+/** A plain connect-node transport (one HTTP/2 connection) to `baseUrl`. */
+export function directClient(baseUrl: string, timeoutMs: number): ClosableClient {
+  const sessionManager = new Http2SessionManager(baseUrl);
+  const transport = createConnectTransport({
+    baseUrl,
+    httpVersion: "2",
+    sessionManager,
+    defaultTimeoutMs: timeoutMs,
+  });
+  return {
+    client: createClient(MessagesService, transport),
+    close: () => Promise.resolve(sessionManager.abort()),
+  };
+}
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
