@@ -24,7 +24,10 @@
  */
 import { parseArgs } from "node:util";
 import { dirname, resolve } from "node:path";
-import { contactPoints, CQL_PORT, LOCAL_DC, tcpOpen } from "../db/cluster.ts";
+import { contactPoints } from "../db/cluster.ts";
+import { tcpOpen } from "../db/probes.ts";
+import { CQL_PORT } from "../db/settings.ts";
+import { LOCAL_DC } from "../lib/defaults.ts";
 import { ensureDemoData } from "../server/demo.ts";
 import { CassandraStore } from "../server/store.ts";
 import { FlagError } from "./load_flags.ts";

@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import cassandra from "cassandra-driver";
 import { clientOptions, down, ensureUp, REPO_ROOT, settingsFromEnv } from "./cluster.ts";
 import { COMMITLOG_SYNC_MODES, type CommitlogSync } from "./templates.ts";
-import { percentile } from "../cli/report.ts";
+import { percentile } from "../lib/stats.ts";
 
 /** One measured cell: a mode at a concurrency. */
 export interface CommitlogResult {
@@ -96,8 +96,8 @@ async function measure(
     writes,
     errors,
     writesPerSecond: Math.round(latencies.length / (elapsedMs / 1000)),
-    p50Ms: Number(percentile(sorted, 50).toFixed(2)),
-    p99Ms: Number(percentile(sorted, 99).toFixed(2)),
+    p50Ms: Number((percentile(sorted, 50) ?? 0).toFixed(2)),
+    p99Ms: Number((percentile(sorted, 99) ?? 0).toFixed(2)),
   };
 }
 

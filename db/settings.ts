@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { LOCAL_DC } from "../lib/defaults.ts";
 import { fileURLToPath } from "node:url";
 import { parseContactPoints } from "./logs.ts";
 import {
@@ -18,7 +19,7 @@ import {
 /** Cassandra version used when `CASSANDRA_VERSION` is unset. */
 export const DEFAULT_VERSION = "5.0.8";
 /** SimpleSnitch's data center name. */
-export const LOCAL_DC = "datacenter1";
+export { LOCAL_DC };
 /** Largest cluster the launcher starts (`<ip base>.1` .. `<ip base>.3`). */
 export const MAX_NODES = 3;
 /** CQL port of every node. */
