@@ -53,7 +53,10 @@ Deno.test("the image, compose and Kubernetes grant the same kinds, with paths", 
   );
   assert.ok(composeGateway, "compose.yaml: no gateway command");
   const composeArgs = composeGateway[1].split("\n").map((l) => l.trim().replace(/^- /, ""));
-  assert.ok(composeArgs.includes("gateway/gateway.ts"), "compose.yaml: gateway runs another script");
+  assert.ok(
+    composeArgs.includes("gateway/gateway.ts"),
+    "compose.yaml: gateway runs another script",
+  );
   assert.deepEqual(kinds(composeArgs), gateway);
   assert.ok(!/"-A"|- -A$/m.test(compose), "compose.yaml still passes -A");
 
