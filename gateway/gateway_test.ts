@@ -4,6 +4,7 @@
  * their codes, and its HTTP routes. Sanitizers are on.
  */
 import assert from "node:assert/strict";
+import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
@@ -32,6 +33,12 @@ Deno.test("gateway: each channel's calls reach its owner; codes and HTTP routes"
         api.getMessage({ channelId, messageId: 1n }),
         (e) => e instanceof ConnectError && e.code === Code.NotFound,
       );
+      await assert.rejects(api.getMessage({ channelId, messageId: 0n }), (e) => {
+        assert.ok(e instanceof ConnectError && e.code === Code.InvalidArgument, String(e));
+        const [v] = e.findDetails(ViolationsSchema)[0].violations;
+        assert.equal(v.field?.elements[0].fieldName, "message_id");
+        return true;
+      });
       const reads = instances.map((s, k) => s.store.calls.getMessage - before[k]);
       assert.deepEqual(reads, instances.map((_, k) => (k === owner ? 2 : 0)));
       assert.equal(instances[owner].store.size > 0, true, "the write went to the owner too");

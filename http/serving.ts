@@ -8,7 +8,8 @@
  * @module
  */
 import type { DescService, JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
-import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import type { Validator } from "@bufbuild/protovalidate";
+import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { withCors } from "./cors.ts";
 import { createFastRequestHandler, createFastStreamHandler } from "./fast/node_handler.ts";
@@ -18,6 +19,7 @@ import { type FastListener, serveFastListener } from "./fast_listener.ts";
 import { nodeRoutes, type PlainRoutes } from "./routes.ts";
 import { observeInterceptor } from "./observe.ts";
 import { type NodeHandler, type OnePortLimits, serveOnePort } from "./one_port.ts";
+import { requestValidation } from "./validation.ts";
 
 /** A service and its implementation. */
 export interface Registration {
@@ -46,6 +48,12 @@ export interface ServeOptions {
   readonly limits?: OnePortLimits;
   /** Sees every call on both paths (metrics, traces, logs). */
   readonly observer: CallObserver;
+  /**
+   * Validates every request on both paths against its protovalidate rules
+   * (INVALID_ARGUMENT with a `buf.validate.Violations` detail, see
+   * validation.ts); undefined = no validation.
+   */
+  readonly validator?: Validator;
   /** `/healthz`, `/readyz`, `/metrics` and unknown procedures. */
   readonly plain: PlainRoutes;
   readonly corsOrigins: readonly string[];
@@ -74,12 +82,20 @@ export async function serve(o: ServeOptions): Promise<Serving> {
   };
   const procedures = new ProcedureTable(o.jsonOptions);
   for (const r of o.services) procedures.add(r.service, r.impl);
-  const engine = new UnaryEngine({ readMaxBytes: o.readMaxBytes, observer: o.observer });
+  const validation = o.validator && requestValidation(o.validator);
+  const engine = new UnaryEngine({
+    readMaxBytes: o.readMaxBytes,
+    observer: o.observer,
+    validate: validation?.validate,
+  });
   const shutdown = new AbortController();
+  // The observer first: it sees the calls that validation rejects.
+  const interceptors: Interceptor[] = [observeInterceptor(o.observer)];
+  if (validation) interceptors.push(validation.interceptor);
   const routerOptions = {
     readMaxBytes: o.readMaxBytes,
     jsonOptions: o.jsonOptions,
-    interceptors: [observeInterceptor(o.observer)],
+    interceptors,
     shutdownSignal: shutdown.signal,
   };
   const adapter = connectNodeAdapter({

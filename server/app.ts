@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { createValidator } from "@bufbuild/protovalidate";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatMessagesService } from "../gen/messages/messages_pb.ts";
@@ -180,8 +181,12 @@ export async function startDataService(
       fastPort: config.fastPort,
       services,
       readMaxBytes: config.readMaxBytes,
+      fastPath: config.fastPath,
       limits: { maxConcurrentStreams: config.http2MaxStreams },
       observer: createObserver(metrics, log),
+      // dataservices.v1's rules (its proto); the original's messages.MessagesService has none
+      // and keeps its own checks (service.ts).
+      validator: createValidator(),
       plain,
       corsOrigins: config.corsOrigins,
       tls,
