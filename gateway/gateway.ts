@@ -9,7 +9,8 @@
  *
  * Keyless calls (GetStats, getAndResetMetrics) go to the first live instance;
  * call instances directly for per-instance figures. Requests are validated
- * against the proto's rules here already (as on an instance).
+ * against the proto's rules here already (as on an instance), and it answers
+ * gRPC server reflection for the services it serves.
  *
  * @module
  */
@@ -24,6 +25,7 @@ import { defineCommand, FlagError, parseOrExitCode, usageError } from "../lib/fl
 import { onShutdown } from "../lib/shutdown.ts";
 import { withCors } from "../http/cors.ts";
 import { healthService, Readiness } from "../http/health.ts";
+import { reflectionServices } from "../http/reflection.ts";
 import { requestValidation } from "../http/validation.ts";
 import { createLogger } from "../lib/log.ts";
 import { type NodeRequest, type NodeResponse, serveOnePort } from "../http/one_port.ts";
@@ -164,6 +166,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         Health,
         healthService(readiness, [MessagesService.typeName, CompatService.typeName]),
       );
+      for (const x of reflectionServices([MessagesService, CompatService, Health])) {
+        r.service(x.service, x.impl);
+      }
     },
     // Invalid requests are answered here, as an instance would, without a round trip.
     interceptors: [requestValidation(createValidator()).interceptor],

@@ -6,8 +6,15 @@
 import assert from "node:assert/strict";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
+import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.ts";
 import { startMemoryInstance } from "../server/_memory_instance.ts";
 import { startGateway } from "./gateway.ts";
 
@@ -55,6 +62,27 @@ Deno.test("gateway: each channel's calls reach its owner; codes and HTTP routes"
     const missing = await fetch(`${gw.url}/nothing-here`);
     assert.equal(missing.status, 404);
     await missing.body?.cancel();
+
+    // Server reflection (a bidi stream: gRPC over HTTP/2) lists what the gateway serves.
+    const sessions = new Http2SessionManager(gw.url);
+    try {
+      const reflection = createClient(
+        ServerReflection,
+        createGrpcTransport({ baseUrl: gw.url, sessionManager: sessions }),
+      );
+      const names: string[] = [];
+      const requests = createAsyncIterable([
+        { messageRequest: { case: "listServices" as const, value: "" } },
+      ]);
+      for await (const res of reflection.serverReflectionInfo(requests)) {
+        if (res.messageResponse.case === "listServicesResponse") {
+          names.push(...res.messageResponse.value.service.map((s) => s.name));
+        }
+      }
+      assert.ok(names.includes(MessagesService.typeName), names.join());
+    } finally {
+      sessions.abort();
+    }
   } finally {
     await gw.close(500);
     await Promise.all(instances.map((s) => s.close(500)));

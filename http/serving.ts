@@ -19,6 +19,7 @@ import { type FastListener, serveFastListener } from "./fast_listener.ts";
 import { nodeRoutes, type PlainRoutes } from "./routes.ts";
 import { observeInterceptor } from "./observe.ts";
 import { type NodeHandler, type OnePortLimits, serveOnePort } from "./one_port.ts";
+import { reflectionServices } from "./reflection.ts";
 import { requestValidation } from "./validation.ts";
 
 /** A service and its implementation. */
@@ -54,6 +55,12 @@ export interface ServeOptions {
    * validation.ts); undefined = no validation.
    */
   readonly validator?: Validator;
+  /**
+   * Also serve gRPC server reflection (`grpc.reflection.v1` and `v1alpha`,
+   * bidi streams: native gRPC on the main port) describing every service
+   * served; see reflection.ts.
+   */
+  readonly reflection?: boolean;
   /** `/healthz`, `/readyz`, `/metrics` and unknown procedures. */
   readonly plain: PlainRoutes;
   readonly corsOrigins: readonly string[];
@@ -77,11 +84,14 @@ export interface Serving {
 
 /** Starts both listeners; resolves once both ports are bound. */
 export async function serve(o: ServeOptions): Promise<Serving> {
+  const services = o.reflection
+    ? [...o.services, ...reflectionServices(o.services.map((r) => r.service))]
+    : o.services;
   const routes = (router: ConnectRouter) => {
-    for (const r of o.services) router.service(r.service, r.impl);
+    for (const r of services) router.service(r.service, r.impl);
   };
   const procedures = new ProcedureTable(o.jsonOptions);
-  for (const r of o.services) procedures.add(r.service, r.impl);
+  for (const r of services) procedures.add(r.service, r.impl);
   const validation = o.validator && requestValidation(o.validator);
   const engine = new UnaryEngine({
     readMaxBytes: o.readMaxBytes,

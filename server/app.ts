@@ -187,6 +187,7 @@ export async function startDataService(
       // dataservices.v1's rules (its proto); the original's messages.MessagesService has none
       // and keeps its own checks (service.ts).
       validator: createValidator(),
+      reflection: true,
       plain,
       corsOrigins: config.corsOrigins,
       tls,
