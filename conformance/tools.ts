@@ -64,21 +64,28 @@ export async function conformanceModuleDir(): Promise<string> {
 }
 
 /**
- * The `connectconformance` runner: on `PATH`, else in Go's install
- * directory (`go env GOBIN`, else `$(go env GOPATH)/bin`). Throws with the
- * install command when it is missing or has another version.
+ * A Go-installed tool: `name` on `PATH`, else in Go's install directory
+ * (`go env GOBIN`, else `$(go env GOPATH)/bin`); undefined when missing.
  */
-export async function findRunner(): Promise<string> {
+export async function findGoInstalled(name: string): Promise<string | undefined> {
   const fallbacks: string[] = [];
   try {
     const go = await findGo();
     const [gobin, gopath] = (await output(go, ["env", "GOBIN", "GOPATH"])).split("\n");
-    if (gobin) fallbacks.push(`${gobin}/connectconformance`);
-    if (gopath) fallbacks.push(`${gopath.split(":")[0]}/bin/connectconformance`);
+    if (gobin) fallbacks.push(`${gobin}/${name}`);
+    if (gopath) fallbacks.push(`${gopath.split(":")[0]}/bin/${name}`);
   } catch {
     // no Go: only PATH
   }
-  const runner = await which("connectconformance", fallbacks);
+  return await which(name, fallbacks);
+}
+
+/**
+ * The `connectconformance` runner (see {@linkcode findGoInstalled}). Throws
+ * with the install command when it is missing or has another version.
+ */
+export async function findRunner(): Promise<string> {
+  const runner = await findGoInstalled("connectconformance");
   if (runner === undefined) {
     throw new Error(`connectconformance not found: go install ${CONFORMANCE_INSTALL}`);
   }

@@ -8,10 +8,13 @@
  * affinity. It also serves the browser dashboard at `/`.
  *
  * Keyless calls (GetStats, getAndResetMetrics) go to the first live instance;
- * call instances directly for per-instance figures.
+ * call instances directly for per-instance figures. Requests are validated
+ * against the proto's rules here already (as on an instance), and it answers
+ * gRPC server reflection for the services it serves.
  *
  * @module
  */
+import { createValidator } from "@bufbuild/protovalidate";
 import { createClient, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
@@ -22,6 +25,8 @@ import { defineCommand, FlagError, parseOrExitCode, usageError } from "../lib/fl
 import { onShutdown } from "../lib/shutdown.ts";
 import { withCors } from "../http/cors.ts";
 import { healthService, Readiness } from "../http/health.ts";
+import { reflectionServices } from "../http/reflection.ts";
+import { requestValidation } from "../http/validation.ts";
 import { createLogger } from "../lib/log.ts";
 import { type NodeRequest, type NodeResponse, serveOnePort } from "../http/one_port.ts";
 import { createNodeRoutingTransport, DATA_SERVICES_ENV } from "../router/node.ts";
@@ -161,7 +166,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         Health,
         healthService(readiness, [MessagesService.typeName, CompatService.typeName]),
       );
+      for (const x of reflectionServices([MessagesService, CompatService, Health])) {
+        r.service(x.service, x.impl);
+      }
     },
+    // Invalid requests are answered here, as an instance would, without a round trip.
+    interceptors: [requestValidation(createValidator()).interceptor],
     readMaxBytes: options.readMaxBytes ?? defaults.READ_MAX_BYTES,
     fallback: ((req: NodeRequest, res: NodeResponse) => void fallback(req, res)) as never,
     shutdownSignal: shutdown.signal,

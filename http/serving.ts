@@ -8,7 +8,8 @@
  * @module
  */
 import type { DescService, JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
-import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import type { Validator } from "@bufbuild/protovalidate";
+import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Admission } from "./admission.ts";
 import { withCors } from "./cors.ts";
@@ -19,6 +20,8 @@ import { type FastListener, serveFastListener } from "./fast_listener.ts";
 import { nodeRoutes, type PlainRoutes } from "./routes.ts";
 import { observeInterceptor } from "./observe.ts";
 import { type NodeHandler, type OnePortLimits, serveOnePort } from "./one_port.ts";
+import { reflectionServices } from "./reflection.ts";
+import { requestValidation } from "./validation.ts";
 
 /** A service and its implementation. */
 export interface Registration {
@@ -47,6 +50,18 @@ export interface ServeOptions {
   readonly limits?: OnePortLimits;
   /** Sees every call on both paths (metrics, traces, logs). */
   readonly observer: CallObserver;
+  /**
+   * Validates every request on both paths against its protovalidate rules
+   * (INVALID_ARGUMENT with a `buf.validate.Violations` detail, see
+   * validation.ts); undefined = no validation.
+   */
+  readonly validator?: Validator;
+  /**
+   * Also serve gRPC server reflection (`grpc.reflection.v1` and `v1alpha`,
+   * bidi streams: native gRPC on the main port) describing every service
+   * served; see reflection.ts.
+   */
+  readonly reflection?: boolean;
   /** `/healthz`, `/readyz`, `/metrics` and unknown procedures. */
   readonly plain: PlainRoutes;
   readonly corsOrigins: readonly string[];
@@ -82,17 +97,28 @@ export interface Serving {
 
 /** Starts both listeners; resolves once both ports are bound. */
 export async function serve(o: ServeOptions): Promise<Serving> {
+  const services = o.reflection
+    ? [...o.services, ...reflectionServices(o.services.map((r) => r.service))]
+    : o.services;
   const routes = (router: ConnectRouter) => {
-    for (const r of o.services) router.service(r.service, r.impl);
+    for (const r of services) router.service(r.service, r.impl);
   };
   const procedures = new ProcedureTable(o.jsonOptions);
-  for (const r of o.services) procedures.add(r.service, r.impl);
-  const engine = new UnaryEngine({ readMaxBytes: o.readMaxBytes, observer: o.observer });
+  for (const r of services) procedures.add(r.service, r.impl);
+  const validation = o.validator && requestValidation(o.validator);
+  const engine = new UnaryEngine({
+    readMaxBytes: o.readMaxBytes,
+    observer: o.observer,
+    validate: validation?.validate,
+  });
   const shutdown = new AbortController();
+  // The observer first: it sees the calls that validation rejects.
+  const interceptors: Interceptor[] = [observeInterceptor(o.observer)];
+  if (validation) interceptors.push(validation.interceptor);
   const routerOptions = {
     readMaxBytes: o.readMaxBytes,
     jsonOptions: o.jsonOptions,
-    interceptors: [observeInterceptor(o.observer)],
+    interceptors,
     shutdownSignal: shutdown.signal,
   };
   const adapter = connectNodeAdapter({

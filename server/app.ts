@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { createValidator } from "@bufbuild/protovalidate";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatMessagesService } from "../gen/messages/messages_pb.ts";
@@ -209,6 +210,10 @@ export async function startDataService(
       ],
       onShed: () => metrics.rejected.inc({ cap: "maxInFlightRequests" }),
       observer: createObserver(metrics, log),
+      // dataservices.v1's rules (its proto); the original's messages.MessagesService has none
+      // and keeps its own checks (service.ts).
+      validator: createValidator(),
+      reflection: true,
       plain,
       corsOrigins: config.corsOrigins,
       tls,

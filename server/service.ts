@@ -3,6 +3,13 @@
  * original's `messages.MessagesService`. Reads go through the coalescer;
  * writes go straight to the store.
  *
+ * `dataservices.v1` requests arrive validated against their proto's rules
+ * (ids > 0, limit 0..100, content 1..4,000 characters and not blank, after <
+ * before; see `http/validation.ts`, enforced by `serve()` on both paths);
+ * what is left here is what the rules cannot do (limit 0 means the default).
+ * The original's `messages.MessagesService` has no rules in its proto (its
+ * wire contract, kept byte for byte) and checks its own ids.
+ *
  * @module
  */
 import { create } from "@bufbuild/protobuf";
@@ -31,7 +38,7 @@ import type { QueryTracer } from "./tracing.ts";
 import type { InFlight, ResettableWindow, ServiceMetrics } from "./metrics.ts";
 import type { MessageStore, StoredMessage } from "./store.ts";
 import { type SnowflakeGenerator, timestampOf } from "./snowflake.ts";
-import { historyQuery, requireContent, requirePositiveId } from "./validate.ts";
+import { historyQuery, requirePositiveId } from "./validate.ts";
 
 /**
  * Runs `fn` once for all concurrent callers of the same key (see coalescer.ts)
@@ -127,8 +134,6 @@ async function readOne(
   messageId: bigint,
   cancel: Cancellation | undefined,
 ): Promise<StoredMessage> {
-  requirePositiveId("channel_id", channelId);
-  requirePositiveId("message_id", messageId);
   const value = await deps.coalesce(
     `msg:${channelId}:${messageId}`,
     () => query(deps, "get_message", () => deps.store.getMessage(channelId, messageId)),
@@ -170,15 +175,13 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
     },
 
     async createMessage(req, ctx) {
-      requirePositiveId("channel_id", req.channelId);
-      requirePositiveId("author_id", req.authorId);
-      const content = requireContent(req.content);
+      // ids and content are checked by the proto's rules (http/validation.ts) before this runs.
       const release = await admitWrite(deps.writes, cancellationOf(ctx));
       try {
         const m: StoredMessage = {
           channelId: req.channelId,
           authorId: req.authorId,
-          content,
+          content: req.content,
           messageId: deps.ids.next(),
         };
         await query(deps, "create_message", () => deps.store.createMessage(m));
@@ -212,6 +215,8 @@ export function compatMessagesService(
 ): ServiceImpl<typeof CompatMessagesService> {
   return {
     async getMessage(req, ctx) {
+      requirePositiveId("channel_id", req.channelId);
+      requirePositiveId("message_id", req.messageId);
       return messageReply(await readOne(deps, req.channelId, req.messageId, cancellationOf(ctx)));
     },
     async getAndResetMetrics() {
