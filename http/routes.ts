@@ -88,6 +88,18 @@ export function nodeRoutes(routes: PlainRoutes): (req: NodeRequest, res: NodeRes
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const send = (a: PlainAnswer) => {
+      const h2 = (res as { stream?: import("node:http2").ServerHttp2Stream }).stream;
+      if (h2 !== undefined && a.headers?.["grpc-status"] !== undefined && a.body === "") {
+        // gRPC "trailers-only": one HEADERS frame that ends the stream. Through the
+        // compatibility API the status would go out as plain headers followed by an
+        // empty DATA frame, which gRPC clients read as a stream without trailers.
+        if (!h2.headersSent && !h2.destroyed) {
+          h2.respond({ ":status": 200, "content-type": a.contentType, ...a.headers }, {
+            endStream: true,
+          });
+        }
+        return;
+      }
       // Through one member of the union (see one_port.ts `answer`).
       const r = res as import("node:http").ServerResponse;
       r.statusCode = a.status;
