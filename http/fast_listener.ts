@@ -109,7 +109,8 @@ export function serveFastListener(o: FastListenerOptions): Promise<FastListener>
       if (req.headers.has("origin")) cors.decorate(req, headers);
     },
   });
-  const handler = (req: Request) => cors.preflight(req) ?? fast(req);
+  const handler = (req: Request, info: Deno.ServeHandlerInfo) =>
+    cors.preflight(req) ?? fast(req, info);
 
   return new Promise((resolve, reject) => {
     let server: Deno.HttpServer<Deno.NetAddr>;

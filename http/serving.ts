@@ -8,7 +8,7 @@
  * @module
  */
 import type { DescService, JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
-import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import { type ConnectRouter, createContextValues, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { withCors } from "./cors.ts";
 import { createFastRequestHandler, createFastStreamHandler } from "./fast/node_handler.ts";
@@ -17,6 +17,7 @@ import { type CallObserver, UnaryEngine } from "./fast/unary.ts";
 import { type FastListener, serveFastListener } from "./fast_listener.ts";
 import { nodeRoutes, type PlainRoutes } from "./routes.ts";
 import { observeInterceptor } from "./observe.ts";
+import { PEER, socketPeer } from "./peer.ts";
 import { type NodeHandler, type OnePortLimits, serveOnePort } from "./one_port.ts";
 
 /** A service and its implementation. */
@@ -85,6 +86,8 @@ export async function serve(o: ServeOptions): Promise<Serving> {
   const adapter = connectNodeAdapter({
     ...routerOptions,
     routes,
+    // The caller's address for access logs (peer.ts); the fast path reads it on demand.
+    contextValues: (req) => createContextValues().set(PEER, socketPeer(req.socket)),
     fallback: nodeRoutes(o.plain) as NodeHandler as never,
   });
   const fast = { engine, procedures };
