@@ -44,6 +44,9 @@ interface FetchRaw {
 const reader: RequestReader<FetchRaw> = {
   headers: (raw) => raw.req.headers,
   url: (raw) => raw.req.url,
+  // Deno.serve aborts a request's signal when its client goes away (and after the answer,
+  // when nobody listens any more).
+  hangup: (raw, abort) => raw.req.signal.addEventListener("abort", () => abort(), { once: true }),
   peer: (raw) => {
     const addr = raw.info?.remoteAddr as Deno.NetAddr | undefined;
     return addr?.transport === "tcp" ? formatPeer(addr.hostname, addr.port) : undefined;
