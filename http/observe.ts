@@ -45,6 +45,13 @@ interface MethodMetrics {
 export interface ObserverOptions {
   /** Trace every RPC (OpenTelemetry spans); default: when `OTEL_DENO` is "true". */
   readonly tracing?: boolean;
+  /**
+   * Log each failed call (default true: server-side codes at warn, the rest
+   * at debug). The gateway turns it off: during an outage every call fails,
+   * and a line per call would turn an overload into a log overload; its
+   * metrics count the codes, and its access log is opt-in.
+   */
+  readonly logFailures?: boolean;
 }
 
 /** Whether Deno's OpenTelemetry export is switched on for this process. */
@@ -91,6 +98,7 @@ export function createObserver(
     return m;
   };
   const tracing = options.tracing ?? tracingEnabled();
+  const logFailures = options.logFailures ?? true;
   return {
     start(method) {
       methodMetrics(method).started.inc();
@@ -106,7 +114,7 @@ export function createObserver(
       }
       handled.inc();
       m.seconds.observe((performance.now() - started) / 1000);
-      if (error !== undefined) {
+      if (error !== undefined && logFailures) {
         (SERVER_SIDE.has(error.code) ? log.warn : log.debug)("rpc failed", {
           rpc: m.rpc,
           code: codeLabel(error.code),
