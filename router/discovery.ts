@@ -39,7 +39,13 @@ async function lookUp(baseUrl: string, options: DiscoveryOptions): Promise<Looku
       signal: AbortSignal.timeout(options.timeoutMs ?? 2000),
     });
   } catch (e) {
-    return { reached: false, error: e instanceof Error ? e.message : String(e) };
+    const error = errorText(e);
+    // Deno's fetch says "client error (Connect)" when no connection could be made (refused,
+    // unreachable, DNS); other failures (an h2c-only server, like the original's, answering
+    // HTTP/1.1 with garbage) come from a live server: its main port is the way then.
+    const down = /client error \(Connect\)/.test(error) ||
+      (e instanceof DOMException && (e.name === "TimeoutError" || e.name === "AbortError"));
+    return down ? { reached: false, error } : { reached: true };
   }
   try {
     if (!res.ok) {
@@ -56,6 +62,16 @@ async function lookUp(baseUrl: string, options: DiscoveryOptions): Promise<Looku
   } catch {
     return { reached: true };
   }
+}
+
+/** An error's message with its causes' (Deno's fetch puts the reason in `cause`). */
+function errorText(e: unknown): string {
+  const parts: string[] = [];
+  for (let c: unknown = e, depth = 0; c !== undefined && depth < 4; depth++) {
+    parts.push(c instanceof Error ? c.message : String(c));
+    c = c instanceof Error ? c.cause : undefined;
+  }
+  return parts.join(": ");
 }
 
 /**
@@ -88,10 +104,11 @@ export function isTransportFailure(error: unknown): boolean {
  * (found by {@linkcode discoverFastUrl} before the first call) or, if it
  * announces none, for its main port. When a call to the fast listener fails
  * before reaching it (the instance restarted on another port, say), the next
- * call looks again. When the main port does not answer at all (the instance
- * is not up yet), the call fails with UNAVAILABLE and nothing is remembered:
- * the next call (or health probe) looks again, so an instance that comes up
- * after its client still gets its fast listener used.
+ * call looks again. When no connection to the main port can be made (the
+ * instance is not up yet; connection refused, DNS, timeout), the call fails
+ * with UNAVAILABLE and nothing is remembered: the next call (or health probe)
+ * looks again, so an instance that comes up after its client still gets its
+ * fast listener used.
  */
 export function withFastListener(
   factory: TransportFactory,

@@ -40,7 +40,14 @@ Deno.test("withFastListener: an instance that does not answer yet is looked up a
   const fakeFetch: typeof fetch = (input) => {
     lookups++;
     assert.equal(String(input), "http://h:1/healthz");
-    if (!up) return Promise.reject(new TypeError("connection refused"));
+    if (!up) {
+      // What Deno's fetch throws for a refused connection.
+      const cause = new Error(
+        "error sending request for url (http://h:1/healthz): client error (Connect): " +
+          "tcp connect error: Connection refused (os error 111)",
+      );
+      return Promise.reject(new TypeError("fetch failed", { cause }));
+    }
     return Promise.resolve(Response.json({ status: "ok", fastPort: 2 }));
   };
   const { factory, made, closed } = recording();
@@ -61,17 +68,33 @@ Deno.test("withFastListener: an instance that does not answer yet is looked up a
   assert.deepEqual(closed, ["http://h:2"]);
 });
 
-Deno.test("withFastListener: an instance that answers without a fast port keeps its main port", async () => {
-  let lookups = 0;
-  const fakeFetch: typeof fetch = () => {
-    lookups++;
-    return Promise.resolve(new Response("not found", { status: 404 }));
-  };
-  const { factory, made } = recording();
-  const t = withFastListener(factory, { fetch: fakeFetch })({ id: "h:1", baseUrl: "http://h:1" });
-  await call(t);
-  await call(t);
-  assert.deepEqual(made, ["http://h:1"]);
-  assert.equal(lookups, 1, "looked up once");
-  await t.close?.();
-});
+for (
+  const [what, answer] of [
+    ["404", () => Promise.resolve(new Response("not found", { status: 404 }))],
+    // An h2c-only server (the original's grpc-go) answering Deno's HTTP/1.1 GET.
+    ["an h2c-only server", () =>
+      Promise.reject(
+        new TypeError("fetch failed", {
+          cause: new Error(
+            "error sending request for http://h:1/healthz: client error (SendRequest): " +
+              "invalid HTTP version parsed",
+          ),
+        }),
+      )],
+  ] as const
+) {
+  Deno.test(`withFastListener: an instance that answers ${what} keeps its main port`, async () => {
+    let lookups = 0;
+    const fakeFetch: typeof fetch = () => {
+      lookups++;
+      return answer();
+    };
+    const { factory, made } = recording();
+    const t = withFastListener(factory, { fetch: fakeFetch })({ id: "h:1", baseUrl: "http://h:1" });
+    await call(t);
+    await call(t);
+    assert.deepEqual(made, ["http://h:1"]);
+    assert.equal(lookups, 1, "looked up once");
+    await t.close?.();
+  });
+}
