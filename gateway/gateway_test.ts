@@ -6,7 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
 import { createConnectTransport as createFetchConnectTransport } from "@connectrpc/connect-web";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import {
@@ -165,13 +170,21 @@ Deno.test("gateway access log: one line per forwarded call when asked, none by d
       write: (l) => lines.push(JSON.parse(l)),
     });
     const gw = await startGateway({ port: 0, targets: [target], log, accessLog });
+    const sessions = new Http2SessionManager(gw.url);
     try {
-      for (const baseUrl of [gw.url, gw.fastUrl!]) {
-        const api = createClient(MessagesService, createFetchConnectTransport({ baseUrl }));
+      for (
+        const transport of [
+          createFetchConnectTransport({ baseUrl: gw.url }), // HTTP/1.1, main port
+          createFetchConnectTransport({ baseUrl: gw.fastUrl! }), // the fast listener
+          createGrpcTransport({ baseUrl: gw.url, sessionManager: sessions }), // h2, main port
+        ]
+      ) {
+        const api = createClient(MessagesService, transport);
         await api.getMessages({ channelId: 7n });
         await assert.rejects(api.getMessage({ channelId: 7n, messageId: 1n }));
       }
     } finally {
+      sessions.abort();
       await gw.close(500);
     }
     const rpc = lines.filter((l) => l.msg === "rpc");
@@ -179,22 +192,23 @@ Deno.test("gateway access log: one line per forwarded call when asked, none by d
       assert.deepEqual(rpc, [], "no per-call lines by default");
       continue;
     }
-    assert.equal(rpc.length, 4);
+    assert.equal(rpc.length, 6);
     for (const [i, l] of rpc.entries()) {
       assert.equal(l.level, "info");
       assert.equal(l.service, "gateway");
       assert.equal(l.instance, target);
       assert.equal(l.attempts, 1);
-      assert.equal(l.protocol, "connect");
+      assert.equal(l.protocol, i < 4 ? "connect" : "grpc");
       assert.equal(typeof l.ms, "number");
       assert.match(String(l.peer), /^127\.0\.0\.1:\d+$/, `peer of line ${i}`);
     }
-    assert.deepEqual(rpc.map((l) => [l.rpc, l.code]), [
-      ["dataservices.v1.MessagesService/GetMessages", "ok"],
-      ["dataservices.v1.MessagesService/GetMessage", "not_found"],
-      ["dataservices.v1.MessagesService/GetMessages", "ok"],
-      ["dataservices.v1.MessagesService/GetMessage", "not_found"],
-    ]);
+    assert.deepEqual(
+      rpc.map((l) => [l.rpc, l.code]),
+      Array.from({ length: 3 }, () => [
+        ["dataservices.v1.MessagesService/GetMessages", "ok"],
+        ["dataservices.v1.MessagesService/GetMessage", "not_found"],
+      ]).flat(),
+    );
   }
   await instance.close(500);
 });
