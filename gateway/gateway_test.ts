@@ -86,6 +86,29 @@ Deno.test("gateway: each channel's calls reach its owner on both listeners; code
       assert.equal(page.status, 200);
       assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
       assert.match(await page.text(), /<script type="module" src="app.js">/);
+      const rpc = `${base}/dataservices.v1.MessagesService/GetMessages`;
+      const pre = await fetch(rpc, {
+        method: "OPTIONS",
+        headers: { origin: "http://localhost:5173", "access-control-request-method": "POST" },
+      });
+      await pre.body?.cancel();
+      assert.equal(pre.status, 204, `${base}: CORS preflight`);
+      assert.equal(pre.headers.get("access-control-allow-origin"), "http://localhost:5173");
+      for (
+        const [origin, allowed] of [["http://localhost:3000", true], [
+          "https://evil.example",
+          false,
+        ]]
+      ) {
+        const res = await fetch(rpc, {
+          method: "POST",
+          headers: { origin: String(origin), "content-type": "application/json" },
+          body: '{"channelId":"5"}',
+        });
+        assert.equal(res.status, 200);
+        await res.body?.cancel();
+        assert.equal(res.headers.get("access-control-allow-origin"), allowed ? origin : null);
+      }
       for (const path of ["/style.css", "/nothing-here"]) {
         const missing = await fetch(`${base}${path}`);
         assert.equal(missing.status, 404, path);
@@ -100,7 +123,7 @@ Deno.test("gateway: each channel's calls reach its owner on both listeners; code
         /^dataservices_gateway_instances\{state="down"\} 0$/m,
         /^grpc_server_handled_total\{grpc_type="unary",grpc_service="dataservices.v1.MessagesService",grpc_method="GetMessage",grpc_code="NotFound"\} 3$/m,
         /^grpc_server_handled_total\{grpc_type="unary",grpc_service="dataservices.v1.MessagesService",grpc_method="CreateMessage",grpc_code="OK"\} 3$/m,
-        /^grpc_server_handling_seconds_count\{.*grpc_method="GetMessages"\} 3$/m,
+        /^grpc_server_handling_seconds_count\{.*grpc_method="GetMessages"\} 7$/m, // 3 + 4 CORS calls
         /^process_resident_memory_bytes [1-9]\d*$/m,
         /^process_cpu_seconds_total /m,
       ]
