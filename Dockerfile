@@ -22,7 +22,7 @@ RUN deno install --frozen
 # The sources; then warm Deno's cache for the three entry points (so a container
 # starts without transpiling) and bundle the gateway's dashboard.
 COPY . .
-RUN deno cache --frozen server/main.ts gateway/gateway.ts db/main.ts \
+RUN deno cache --frozen server/main.ts gateway/main.ts db/main.ts \
   && deno bundle --platform=browser -o web/dist/app.js web/app.ts
 
 # Everything above belongs to root and is read-only for the app: the instance
@@ -31,12 +31,12 @@ RUN deno cache --frozen server/main.ts gateway/gateway.ts db/main.ts \
 USER 1993:1993
 
 # PORT: every protocol (gRPC, gRPC-web, Connect); FAST_PORT (PORT + 1000):
-# Connect and gRPC-web only; the gateway listens on 8080.
-EXPOSE 50051 51051 8080
+# Connect and gRPC-web only; the gateway listens on 8080 and 9080 (its fast listener).
+EXPOSE 50051 51051 8080 9080
 
 # The data-service instance, with the permissions it needs and no more:
 # network (listen, Cassandra, DNS), environment (its configuration), and
 # reading TLS files, which must then be mounted under /etc/dataservices.
-# The gateway: run --allow-net --allow-env --allow-read=/app/web,/etc/dataservices gateway/gateway.ts
+# The gateway: run --allow-net --allow-env --allow-read=/app/web,/etc/dataservices gateway/main.ts
 # The schema job: run --allow-net --allow-env db/main.ts up
 CMD ["run", "--allow-net", "--allow-env", "--allow-read=/etc/dataservices", "server/main.ts"]

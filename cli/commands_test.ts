@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 /** Task name and the script `deno task <name>` runs. */
 const COMMANDS = [
   ["serve", "server/main.ts"],
-  ["gateway", "gateway/gateway.ts"],
+  ["gateway", "gateway/main.ts"],
   ["start", "cli/start.ts"],
   ["load", "cli/load.ts"],
   ["bench:coalesce", "cli/bench_coalesce.ts"],

@@ -6,7 +6,7 @@
  *
  * - `server/main.ts`: network (listen, Cassandra, DNS), environment (its
  *   configuration), reading files (`--tls-cert`/`--tls-key`, wherever they are);
- * - `gateway/gateway.ts`: the same (the dashboard under web/, TLS files);
+ * - `gateway/main.ts`: the same (the dashboard under web/, TLS files);
  * - `cli/load.ts`: network and environment.
  *
  * None of them may write files, run programs, load native code or read
@@ -18,7 +18,7 @@
 /** Permission flags by script path (relative to the repository root). */
 export const PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
   "server/main.ts": ["--allow-net", "--allow-env", "--allow-read"],
-  "gateway/gateway.ts": ["--allow-net", "--allow-env", "--allow-read"],
+  "gateway/main.ts": ["--allow-net", "--allow-env", "--allow-read"],
   "cli/load.ts": ["--allow-net", "--allow-env"],
 };
 

@@ -32,13 +32,13 @@ Deno.test("deno.json: serve, dev, gateway and load run with the entry point's fl
   };
   expect("serve", "server/main.ts");
   expect("dev", "server/main.ts");
-  expect("gateway", "gateway/gateway.ts");
+  expect("gateway", "gateway/main.ts");
   expect("load", "cli/load.ts");
 });
 
 Deno.test("the image, compose and Kubernetes grant the same kinds, with paths", async () => {
   const server = kinds(PERMISSIONS["server/main.ts"]);
-  const gateway = kinds(PERMISSIONS["gateway/gateway.ts"]);
+  const gateway = kinds(PERMISSIONS["gateway/main.ts"]);
 
   const cmd = /^CMD (\[.*\])$/m.exec(await read("Dockerfile"));
   assert.ok(cmd, "Dockerfile has no exec-form CMD");
@@ -53,15 +53,12 @@ Deno.test("the image, compose and Kubernetes grant the same kinds, with paths", 
   );
   assert.ok(composeGateway, "compose.yaml: no gateway command");
   const composeArgs = composeGateway[1].split("\n").map((l) => l.trim().replace(/^- /, ""));
-  assert.ok(
-    composeArgs.includes("gateway/gateway.ts"),
-    "compose.yaml: gateway runs another script",
-  );
+  assert.ok(composeArgs.includes("gateway/main.ts"), "compose.yaml: gateway runs another script");
   assert.deepEqual(kinds(composeArgs), gateway);
   assert.ok(!/"-A"|- -A$/m.test(compose), "compose.yaml still passes -A");
 
   const k8s = await read("deploy/k8s/gateway-deployment.yaml");
   const args = [...k8s.matchAll(/^ {12}- (--allow-\S+)$/gm)].map((m) => m[1]);
   assert.deepEqual(kinds(args), gateway);
-  assert.match(k8s, /^ {12}- gateway\/gateway\.ts$/m);
+  assert.match(k8s, /^ {12}- gateway\/main\.ts$/m);
 });

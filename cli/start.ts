@@ -8,7 +8,8 @@
  * 2. Demo data when the keyspace is empty: the original's 20 channels with its
  *    getMessage rows, plus a history per channel across several buckets.
  * 3. Data-service instances (50051, 50052, ...; `--instances N`) and the
- *    routing gateway (8080), as child processes; waits until each is ready.
+ *    routing gateway (8080, fast listener 9080), as child processes; waits
+ *    until each is ready.
  * 4. Prints where everything listens and how to call it. Ctrl-C stops
  *    everything it started (Cassandra stays up: `deno task db down`).
  *
@@ -69,7 +70,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const gatewayPort = options.gatewayPort ?? defaults.GATEWAY_PORT;
   const host = defaults.HOST;
   const ports = Array.from({ length: n }, (_, i) => (basePort === 0 ? 0 : basePort + i));
-  for (const p of [...ports, gatewayPort]) {
+  const gatewayFast = gatewayPort === 0 ? 0 : gatewayPort + defaults.FAST_PORT_OFFSET;
+  for (const p of [...ports, gatewayPort, gatewayFast]) {
     if (p !== 0 && !portFree(host, p)) {
       throw new StartError(
         `port ${p} on ${host} is already in use (another 'deno task start'?); ` +
@@ -136,7 +138,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const targets = instanceUrls.map((u) => new URL(u).host);
     let gatewayBound = gatewayPort;
     const gateway = supervise(() => {
-      const child = spawnService("gateway", "gateway/gateway.ts", [
+      const child = spawnService("gateway", "gateway/main.ts", [
         "--host",
         host,
         "--port",

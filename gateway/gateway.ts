@@ -1,41 +1,49 @@
 /**
- * The routing gateway (`deno task gateway`): the original's "API server" role.
+ * The routing gateway (`deno task gateway`, command in main.ts): the
+ * original's "API server" role.
  *
  * It serves the same API as a data-service instance (dataservices.v1 and the
- * original's messages.MessagesService; gRPC, gRPC-web and Connect on one
- * port, CORS) and forwards each call through the router client, so curl,
+ * original's messages.MessagesService) through the instances' own serving
+ * plumbing (http/serving.ts): every protocol on the main port with the fast
+ * unary path, Connect and gRPC-web on a fast listener, CORS, TLS, `/healthz`,
+ * `/readyz`, `/metrics`, and the browser dashboard at `/`. Each call is
+ * forwarded through the router client (upstream.ts, forward.ts), so curl,
  * browsers and clients that don't embed the router still get channel
- * affinity. It also serves the browser dashboard at `/`.
+ * affinity.
  *
  * Keyless calls (GetStats, getAndResetMetrics) go to the first live instance;
- * call instances directly for per-instance figures. Requests are validated
- * against the proto's rules here already (as on an instance), and it answers
- * gRPC server reflection for the services it serves.
+ * call instances directly for per-instance figures.
  *
  * @module
  */
 import { createValidator } from "@bufbuild/protovalidate";
-import { createClient, type ServiceImpl } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatService } from "../gen/messages/messages_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import * as defaults from "../lib/defaults.ts";
-import { defineCommand, FlagError, parseOrExitCode, usageError } from "../lib/flags.ts";
-import { onShutdown } from "../lib/shutdown.ts";
-import { withCors } from "../http/cors.ts";
-import { healthService, Readiness } from "../http/health.ts";
-import { reflectionServices } from "../http/reflection.ts";
-import { requestValidation } from "../http/validation.ts";
-import { createLogger } from "../lib/log.ts";
-import { type NodeRequest, type NodeResponse, serveOnePort } from "../http/one_port.ts";
-import { createNodeRoutingTransport, DATA_SERVICES_ENV } from "../router/node.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
+import { healthService, type Readiness } from "../http/health.ts";
+import { codeLabel, createObserver } from "../http/observe.ts";
+import { peerOf } from "../http/peer.ts";
+import { plainRoutes } from "../http/routes.ts";
+import { serve, type Serving } from "../http/serving.ts";
 import type { RoutingTransport } from "../router/transport.ts";
+import { type ForwardedCall, forwardService } from "./forward.ts";
+import { GatewayMetrics } from "./metrics.ts";
+import { InstanceReadiness } from "./readiness.ts";
+import { createUpstream, type UpstreamProtocol } from "./upstream.ts";
+import { dashboardRoutes } from "./web.ts";
 
 /** Options of {@link startGateway}. */
 export interface GatewayOptions {
   host?: string;
+  /** Main port (every protocol); 0 = any free port. */
   port: number;
+  /**
+   * The fast listener's port (Connect and gRPC-web over Deno.serve), "off"
+   * for none. Default: port + 1000, or any free port when `port` is 0.
+   */
+  fastPort?: number | "off";
   /**
    * Ordered `host:port` list of the data-service instances, or one `dns:` /
    * `dns+srv:` target re-resolved every 5 s (see `router/dns.ts`).
@@ -43,250 +51,169 @@ export interface GatewayOptions {
   targets?: string[];
   /** A file with the list, re-read when it changes (instead of targets). */
   targetsFile?: string;
-  /** Protocol towards the instances. Default "grpc". */
-  protocol?: "grpc" | "connect" | "grpc-web";
-  corsOrigins?: string[];
+  /**
+   * Towards the instances: "fast" (default) is the lean Connect transport
+   * over fetch to each instance's fast listener (found through its
+   * `/healthz`); "grpc", "connect" or "grpc-web" use connect-node to each
+   * instance's main port.
+   */
+  protocol?: UpstreamProtocol;
+  /** Deadline of forwarded calls whose caller set none (ms). Default 30 s. */
+  upstreamTimeoutMs?: number;
+  corsOrigins?: readonly string[];
   /** Directory of the dashboard (index.html, dist/app.js). Default web/. */
   webDir?: string;
   readMaxBytes?: number;
+  /** Main port: concurrent HTTP/2 streams per connection. */
+  http2MaxStreams?: number;
+  /** PEM certificate and key: both listeners serve TLS. */
+  tls?: { cert: string; key: string };
+  /** One JSON line per forwarded call at info level (default false). */
+  accessLog?: boolean;
+  /** Default: JSON lines on stderr, `service: "gateway"`. */
+  log?: Logger;
+  /** Between health probe rounds of the instances (ms). Default 1000. */
+  probeIntervalMs?: number;
 }
 
 /** A running gateway. */
 export interface Gateway {
+  /** `http://host:port` (https with TLS) of the main port. */
   readonly url: string;
+  readonly port: number;
+  /** The fast listener's URL; undefined when off. */
+  readonly fastUrl: string | undefined;
+  readonly fastPort: number | undefined;
   readonly router: RoutingTransport;
+  /** Ready while an instance is up (after the first probe round). */
+  readonly readiness: Readiness;
+  readonly metrics: GatewayMetrics;
+  /** Drains (readiness first), then closes both listeners and the router. */
   close(graceMs?: number): Promise<void>;
 }
 
-/** Forwards every method of `service` to `client`, with the caller's signal and deadline. */
-function forward<T extends object>(client: T): T {
-  return new Proxy(client, {
-    get(target, prop) {
-      const fn = (target as Record<string | symbol, unknown>)[prop];
-      if (typeof fn !== "function") return fn;
-      return (req: unknown, ctx: { signal: AbortSignal; timeoutMs(): number | undefined }) =>
-        fn.call(target, req, { signal: ctx.signal, timeoutMs: ctx.timeoutMs() });
-    },
-  });
-}
-
-const STATIC: Record<string, [string, string]> = {
-  "/": ["index.html", "text/html; charset=utf-8"],
-  "/index.html": ["index.html", "text/html; charset=utf-8"],
-  "/app.js": ["dist/app.js", "text/javascript; charset=utf-8"],
-  "/style.css": ["style.css", "text/css; charset=utf-8"],
-};
-
-/** Starts a gateway and resolves once it listens. */
+/** Starts a gateway and resolves once both listeners are bound. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const log = createLogger({ service: "gateway" });
-  const router = await createNodeRoutingTransport({
-    instances: options.targets,
-    file: options.targetsFile,
-    protocol: options.protocol ?? "grpc",
+  const log = options.log ?? createLogger({ service: "gateway" });
+  const protocol = options.protocol ?? "fast";
+  // Read only after the router exists: by the probe callbacks, routes and metrics.
+  const instances = () => router.instances;
+  const ready = new InstanceReadiness(instances);
+  const router = await createUpstream({
+    targets: options.targets,
+    targetsFile: options.targetsFile,
+    protocol,
+    defaultTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
     // A busy instance answers probes late; only a refusal or NOT_SERVING should move
     // its channels (a timeout marks it down, so be generous).
     probeTimeoutMs: 3000,
-    onHealthChange: (c) => (c.up ? log.info : log.warn)("instance health", { ...c }),
-    onInstancesChange: (list) => log.info("instances changed", { instances: list }),
-    watch: { onError: (error) => log.warn("membership file unreadable", { error }) },
-    dns: { onError: (error) => log.warn("dns resolution failed", { error }) },
-  });
-  const readiness = new Readiness();
-  const updateReady = () =>
-    readiness.setStore(router.instances.some((i) => i.up), "no live instance");
-  updateReady();
-  const timer = setInterval(updateReady, 500);
-  const webDir = options.webDir ?? new URL("../web/", import.meta.url).pathname;
-  let selfUrl = "";
-
-  const fallback = async (req: NodeRequest, res: NodeResponse) => {
-    const path = (req.url ?? "/").split("?")[0];
-    const send = (status: number, type: string, body: string | Uint8Array) => {
-      res.statusCode = status;
-      res.setHeader("content-type", type);
-      res.setHeader("cache-control", "no-store");
-      res.end(body);
-    };
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      return send(
-        404,
-        "application/json",
-        JSON.stringify({ code: "unimplemented", message: `unknown procedure ${path}` }),
-      );
-    }
-    if (path === "/healthz") return send(200, "application/json", '{"status":"ok"}\n');
-    if (path === "/readyz") {
-      return send(
-        readiness.ready ? 200 : 503,
-        "application/json",
-        JSON.stringify({
-          status: readiness.ready ? "ready" : "not ready",
-          instances: router.instances.map((i) => ({ id: i.id, up: i.up })),
-        }) + "\n",
-      );
-    }
-    if (path === "/config.json") {
-      return send(
-        200,
-        "application/json",
-        JSON.stringify({
-          instances: router.instances.map((i) => i.id),
-          gateway: selfUrl,
-        }),
-      );
-    }
-    const file = STATIC[path];
-    if (file) {
-      try {
-        return send(200, file[1], await Deno.readFile(`${webDir}/${file[0]}`));
-      } catch {
-        return send(404, "text/plain", `${file[0]} not found: run 'deno task web:build'\n`);
-      }
-    }
-    send(404, "application/json", JSON.stringify({ error: `no route for ${path}` }));
-  };
-
-  const shutdown = new AbortController();
-  const adapter = connectNodeAdapter({
-    routes: (r) => {
-      r.service(
-        MessagesService,
-        forward(createClient(MessagesService, router)) as unknown as ServiceImpl<
-          typeof MessagesService
-        >,
-      );
-      r.service(
-        CompatService,
-        forward(createClient(CompatService, router)) as unknown as ServiceImpl<
-          typeof CompatService
-        >,
-      );
-      r.service(
-        Health,
-        healthService(readiness, [MessagesService.typeName, CompatService.typeName]),
-      );
-      for (const x of reflectionServices([MessagesService, CompatService, Health])) {
-        r.service(x.service, x.impl);
-      }
+    probeIntervalMs: options.probeIntervalMs,
+    onHealthChange: (c) => {
+      (c.up ? log.info : log.warn)("instance health", {
+        instance: c.instance.id,
+        up: c.up,
+        reason: c.reason,
+        error: c.error?.rawMessage,
+      });
+      ready.update();
     },
-    // Invalid requests are answered here, as an instance would, without a round trip.
-    interceptors: [requestValidation(createValidator()).interceptor],
-    readMaxBytes: options.readMaxBytes ?? defaults.READ_MAX_BYTES,
-    fallback: ((req: NodeRequest, res: NodeResponse) => void fallback(req, res)) as never,
-    shutdownSignal: shutdown.signal,
+    onInstancesChange: (list) => {
+      log.info("instances changed", { instances: list });
+      ready.update();
+    },
+    onSourceError: (what, error) =>
+      log.warn(what === "dns" ? "dns resolution failed" : "membership file unreadable", { error }),
   });
-  const server = await serveOnePort({
-    hostname: options.host ?? defaults.HOST,
-    port: options.port,
-    handler: withCors(options.corsOrigins ?? [...defaults.CORS_ORIGINS], adapter),
-    shutdownController: shutdown,
-    limits: { maxConcurrentStreams: defaults.HTTP2_MAX_STREAMS },
+  void router.checkHealth().then(() => ready.probed());
+
+  const metrics = new GatewayMetrics(instances);
+  let serving: Serving | undefined;
+  const onCall = options.accessLog ? accessLogger(log) : undefined;
+  const plain = plainRoutes({
+    health: () => (serving?.fastPort !== undefined ? { fastPort: serving.fastPort } : {}),
+    ready: () => ({
+      ok: ready.readiness.ready,
+      reason: ready.readiness.reason,
+      detail: ready.detail(),
+    }),
+    metrics: () => metrics.exposition(),
+    get: dashboardRoutes({
+      webDir: options.webDir ?? new URL("../web/", import.meta.url).pathname,
+      config: () => ({ instances: instances().map((i) => i.id), gateway: serving?.url ?? "" }),
+    }),
   });
-  selfUrl = server.url;
+  const port = options.port;
+  const fastPort = options.fastPort === "off"
+    ? undefined
+    : options.fastPort ?? (port === 0 ? 0 : port + defaults.FAST_PORT_OFFSET);
+  try {
+    serving = await serve({
+      hostname: options.host ?? defaults.HOST,
+      port,
+      fastPort,
+      services: [
+        { service: MessagesService, impl: forwardService(MessagesService, router, { onCall }) },
+        { service: CompatService, impl: forwardService(CompatService, router, { onCall }) },
+        {
+          service: Health,
+          impl: healthService(ready.readiness, [MessagesService.typeName, CompatService.typeName]),
+        },
+      ],
+      readMaxBytes: options.readMaxBytes ?? defaults.READ_MAX_BYTES,
+      limits: { maxConcurrentStreams: options.http2MaxStreams ?? defaults.HTTP2_MAX_STREAMS },
+      observer: createObserver(metrics, log, { logFailures: false }),
+      plain,
+      corsOrigins: options.corsOrigins ?? defaults.CORS_ORIGINS,
+      tls: options.tls,
+      // Requests are validated against the proto's rules here already, as on an instance.
+      validator: createValidator(),
+      reflection: true,
+      onError: (err, where) =>
+        log.debug("client connection error", { where, error: (err as Error)?.message }),
+    });
+  } catch (err) {
+    await router.close();
+    throw err;
+  }
+  const server = serving;
   log.info("listening", {
     url: server.url,
-    targets: router.instances.map((i) => i.id),
-    protocol: options.protocol ?? "grpc",
+    fastUrl: server.fastUrl,
+    targets: instances().map((i) => i.id),
+    protocol,
+    accessLog: options.accessLog ?? false,
   });
+  let closing: Promise<void> | undefined;
   return {
     url: server.url,
-    router,
-    async close(graceMs = 5000) {
-      readiness.drain();
-      clearInterval(timer);
-      await server.close({ graceMs });
-      await router.close();
-      log.info("stopped");
+    port: server.port,
+    fastUrl: server.fastUrl,
+    fastPort: server.fastPort,
+    router: router,
+    readiness: ready.readiness,
+    metrics,
+    close(graceMs = 5000) {
+      closing ??= (async () => {
+        ready.readiness.drain();
+        await server.close(graceMs);
+        await router.close();
+        log.info("stopped");
+      })();
+      return closing;
     },
   };
 }
 
-/** The command `deno task gateway`. */
-export const GATEWAY = defineCommand({
-  name: "gateway",
-  summary: `Serves the data-services API on one port (gRPC, gRPC-web, Connect; CORS) and forwards
-each call to the instance that owns its channel (jump consistent hash, health-aware
-failover). Serves the dashboard at /.`,
-  flags: [
-    {
-      name: "host",
-      env: "HOST",
-      type: "string",
-      default: defaults.HOST,
-      help: "address to listen on",
-    },
-    {
-      name: "port",
-      env: "PORT",
-      type: "int",
-      min: 0,
-      max: 65535,
-      default: defaults.GATEWAY_PORT,
-      arg: "P",
-      help: "port",
-    },
-    {
-      name: "targets",
-      env: DATA_SERVICES_ENV,
-      type: "list",
-      help: "ordered host:port,... of the instances, or one DNS name re-resolved every\n" +
-        "5 s: dns:///data-services.default.svc:50051 (A/AAAA records, sorted) or\n" +
-        "dns+srv:///_grpc._tcp.NAME (SRV)",
-    },
-    {
-      name: "targets-file",
-      type: "string",
-      arg: "F",
-      help: "file with the list (one per line or comma-separated), re-read on change",
-    },
-    {
-      name: "protocol",
-      type: "enum",
-      choices: ["grpc", "connect", "grpc-web"],
-      default: "grpc",
-      help: "towards the instances",
-    },
-    {
-      name: "cors-origins",
-      env: "CORS_ORIGINS",
-      type: "list",
-      default: defaults.CORS_ORIGINS,
-      arg: "L",
-      help: "allowed browser origins",
-    },
-  ],
-});
-
-if (import.meta.main) {
-  const parsed = parseOrExitCode(GATEWAY, Deno.args);
-  if (typeof parsed === "number") Deno.exit(parsed);
-  const values = parsed.values;
-  const targetsFile = values["targets-file"];
-  const targets = values.targets?.length ? values.targets : undefined;
-  if (!targets && !targetsFile) {
-    Deno.exit(usageError(
-      GATEWAY,
-      new FlagError("no instances: give --targets, --targets-file or DATA_SERVICES"),
-    ));
-  }
-  let gw: Gateway;
-  try {
-    gw = await startGateway({
-      host: values.host,
-      port: values.port,
-      // A file, when given, replaces DATA_SERVICES (an explicit --targets still wins).
-      targets: targetsFile && !parsed.given.has("targets") ? undefined : targets,
-      targetsFile,
-      protocol: values.protocol,
-      corsOrigins: values["cors-origins"],
+/** The access log: one info line per forwarded call. */
+function accessLogger(log: Logger): (call: ForwardedCall) => void {
+  return (call) =>
+    log.info("rpc", {
+      rpc: call.rpc,
+      code: codeLabel(call.code),
+      ms: Math.round(call.durationMs * 100) / 100,
+      instance: call.instance,
+      attempts: call.attempts,
+      protocol: call.protocol,
+      peer: peerOf(call.ctx),
     });
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    console.error(
-      `error: ${e.code === "EADDRINUSE" ? `port ${values.port} is already in use` : e.message}`,
-    );
-    Deno.exit(1);
-  }
-  onShutdown({ onFirst: () => gw.close() });
 }

@@ -113,10 +113,10 @@ export function serveFastListener(o: FastListenerOptions): Promise<FastListener>
     },
   });
   const admission = o.admission;
-  const handler = (req: Request): Response | Promise<Response> => {
+  const handler = (req: Request, info: Deno.ServeHandlerInfo): Response | Promise<Response> => {
     const pre = cors.preflight(req);
     if (pre !== undefined) return pre;
-    if (admission === undefined) return fast(req);
+    if (admission === undefined) return fast(req, info);
     const url = req.url;
     const start = url.indexOf("/", url.indexOf("//") + 2);
     const q = url.indexOf("?", start);
@@ -130,7 +130,7 @@ export function serveFastListener(o: FastListenerOptions): Promise<FastListener>
     }
     let res: Response | Promise<Response>;
     try {
-      res = fast(req);
+      res = fast(req, info);
     } catch (e) {
       admission.leave(path);
       throw e;

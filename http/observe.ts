@@ -47,6 +47,13 @@ export interface ObserverOptions {
   readonly tracing?: boolean;
   /** At most one "rpc failed" line per method and code per this many ms (default 1000). */
   readonly logIntervalMs?: number;
+  /**
+   * Log each failed call (default true: server-side codes at warn, the rest
+   * at debug). The gateway turns it off: during an outage every call fails,
+   * and a line per call would turn an overload into a log overload; its
+   * metrics count the codes, and its access log is opt-in.
+   */
+  readonly logFailures?: boolean;
 }
 
 /** Whether Deno's OpenTelemetry export is switched on for this process. */
@@ -95,6 +102,7 @@ export function createObserver(
   const tracing = options.tracing ?? tracingEnabled();
   // Failures come in bursts (an outage, an overload): one line per RPC and code a second.
   const throttle = new LogThrottle(options.logIntervalMs ?? 1000);
+  const logFailures = options.logFailures ?? true;
   return {
     start(method) {
       methodMetrics(method).started.inc();
@@ -110,7 +118,7 @@ export function createObserver(
       }
       handled.inc();
       m.seconds.observe((performance.now() - started) / 1000);
-      if (error !== undefined) {
+      if (error !== undefined && logFailures) {
         const serverSide = SERVER_SIDE.has(error.code);
         if (!serverSide && !log.enabled("debug")) return;
         const t = throttle.allow(`${m.rpc} ${error.code}`);

@@ -18,6 +18,7 @@ import {
   HealthCheckResponseSchema,
 } from "../gen/grpc/health/v1/health_pb.ts";
 import { ConformanceService } from "../gen/connectrpc/conformance/v1/service_pb.ts";
+import { selfSigned } from "./_tls_fixture.ts";
 import {
   type NodeHandler,
   type OnePortServer,
@@ -603,45 +604,6 @@ Deno.test("idle limits: keep-alive, slow headers and idle HTTP/2 sessions are cl
     await server.close();
   }
 });
-
-/** A throwaway self-signed certificate for 127.0.0.1, made with openssl. */
-async function selfSigned(): Promise<{ cert: string; key: string } | undefined> {
-  const dir = await Deno.makeTempDir();
-  try {
-    const out = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        `${dir}/key.pem`,
-        "-out",
-        `${dir}/cert.pem`,
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    if (!out.success) return undefined;
-    return {
-      cert: await Deno.readTextFile(`${dir}/cert.pem`),
-      key: await Deno.readTextFile(`${dir}/key.pem`),
-    };
-  } catch {
-    return undefined;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** POST a Connect JSON Health.Check with node:https (keep-alive agent). */
 function httpsCheck(url: string, agent: https.Agent): Promise<string> {

@@ -1,8 +1,8 @@
 /**
- * The plain HTTP routes of an instance (`/healthz`, `/readyz`, `/metrics`)
- * and the answer to an RPC path nobody serves, written once and adapted to
- * both servers: node-style (the main port) and fetch-style (the fast
- * listener).
+ * The plain HTTP routes of a server (`/healthz`, `/readyz`, `/metrics`, and
+ * any extra GET routes such as the gateway's dashboard files) and the answer
+ * to an RPC path nobody serves, written once and adapted to both listeners:
+ * node-style (the main port) and fetch-style (the fast listener).
  *
  * @module
  */
@@ -29,10 +29,12 @@ export type PlainRoutes = (
 export interface RouteSources {
   /** `/healthz` body fields besides `status` (e.g. the fast listener's port). */
   readonly health: () => Record<string, unknown>;
-  /** Readiness: ok, or the reason it is not. */
-  readonly ready: () => { ok: boolean; reason: string };
+  /** Readiness: ok, or the reason it is not; `detail` fields join the `/readyz` body. */
+  readonly ready: () => { ok: boolean; reason: string; detail?: Record<string, unknown> };
   /** Prometheus exposition. */
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
+  /** More GET/HEAD routes by exact path (after the three above), e.g. the dashboard's files. */
+  readonly get?: Readonly<Record<string, () => PlainAnswer | Promise<PlainAnswer>>>;
 }
 
 const json = (status: number, body: unknown): PlainAnswer => ({
@@ -42,11 +44,13 @@ const json = (status: number, body: unknown): PlainAnswer => ({
 });
 
 /**
- * The routes: GET/HEAD `/healthz`, `/readyz`, `/metrics`; a POST to an
+ * The routes: GET/HEAD `/healthz`, `/readyz`, `/metrics` and the extra `get`
+ * routes; a POST to an
  * unknown procedure gets UNIMPLEMENTED in the caller's protocol (gRPC and
  * gRPC-web: a trailers-only answer; Connect: 404 with the error as JSON).
  */
 export function plainRoutes(s: RouteSources): PlainRoutes {
+  const extra = new Map(Object.entries(s.get ?? {}));
   return (method, path, contentType) => {
     if (method === "POST") {
       const message = `unknown procedure ${path}`;
@@ -70,8 +74,8 @@ export function plainRoutes(s: RouteSources): PlainRoutes {
     if (path === "/readyz") {
       const r = s.ready();
       return r.ok
-        ? json(200, { status: "ready" })
-        : json(503, { status: "not ready", reason: r.reason });
+        ? json(200, { status: "ready", ...r.detail })
+        : json(503, { status: "not ready", reason: r.reason, ...r.detail });
     }
     if (path === "/metrics") {
       return s.metrics().then(
@@ -79,6 +83,8 @@ export function plainRoutes(s: RouteSources): PlainRoutes {
         (err) => json(500, { error: String(err) }),
       );
     }
+    const route = extra.get(path);
+    if (route !== undefined) return route();
     return json(404, { error: `no route for ${path}` });
   };
 }

@@ -9,7 +9,12 @@
  */
 import type { DescService, JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
 import type { Validator } from "@bufbuild/protovalidate";
-import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import {
+  type ConnectRouter,
+  createContextValues,
+  type Interceptor,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Admission } from "./admission.ts";
 import { withCors } from "./cors.ts";
@@ -19,6 +24,7 @@ import { type CallObserver, UnaryEngine } from "./fast/unary.ts";
 import { type FastListener, serveFastListener } from "./fast_listener.ts";
 import { nodeRoutes, type PlainRoutes } from "./routes.ts";
 import { observeInterceptor } from "./observe.ts";
+import { PEER, socketPeer } from "./peer.ts";
 import { type NodeHandler, type OnePortLimits, serveOnePort } from "./one_port.ts";
 import { reflectionServices } from "./reflection.ts";
 import { requestValidation } from "./validation.ts";
@@ -124,6 +130,8 @@ export async function serve(o: ServeOptions): Promise<Serving> {
   const adapter = connectNodeAdapter({
     ...routerOptions,
     routes,
+    // The caller's address for access logs (peer.ts); the fast path reads it on demand.
+    contextValues: (req) => createContextValues().set(PEER, socketPeer(req.socket)),
     fallback: nodeRoutes(o.plain) as NodeHandler as never,
   });
   const fast = { engine, procedures };

@@ -19,6 +19,7 @@ import type { Cancellation } from "../lib/cancellation.ts";
 import { toConnectError } from "./errors.ts";
 import { healthService, probeStore, Readiness } from "../http/health.ts";
 import { plainRoutes } from "../http/routes.ts";
+import { readTlsFiles } from "../lib/listen_flags.ts";
 import { createLogger, type Logger, LogThrottle } from "../lib/log.ts";
 import { ResettableWindow, ServiceMetrics } from "./metrics.ts";
 import { createObserver } from "../http/observe.ts";
@@ -189,10 +190,7 @@ export async function startDataService(
 
   try {
     // Inside the try: a missing certificate must not leave the probe loop and the store running.
-    const tls = config.tls && {
-      cert: await Deno.readTextFile(config.tls.certFile),
-      key: await Deno.readTextFile(config.tls.keyFile),
-    };
+    const tls = config.tls && await readTlsFiles(config.tls);
     serving = await serve({
       hostname: config.host,
       port: config.port,

@@ -12,6 +12,13 @@ import {
   helpText as commandHelp,
   parseCommand,
 } from "../lib/flags.ts";
+import {
+  FAST_PORT_FLAG,
+  parseFastPort,
+  parseTlsFlags,
+  TLS_FLAGS,
+  type TlsFiles,
+} from "../lib/listen_flags.ts";
 
 /** The command `deno task serve`: every flag, its environment variable, default and meaning. */
 export const SERVE = defineCommand({
@@ -36,15 +43,7 @@ export const SERVE = defineCommand({
       help: "Main port: every protocol (gRPC, gRPC-web, Connect), HTTP/1.1 and h2c\n" +
         "(0 = any free port)",
     },
-    {
-      name: "fast-port",
-      env: "FAST_PORT",
-      type: "string",
-      arg: "PORT|off",
-      help: "Second listener (Deno.serve): Connect and gRPC-web at about half the CPU per\n" +
-        "call; clients find it in /healthz; 'off' = none",
-      defaultHelp: "port + 1000; any free port when port is 0",
-    },
+    FAST_PORT_FLAG,
     {
       name: "http2-max-streams",
       env: "HTTP2_MAX_STREAMS",
@@ -241,14 +240,7 @@ export const SERVE = defineCommand({
       default: 10000,
       help: "On SIGINT/SIGTERM, how long in-flight requests may finish",
     },
-    {
-      name: "tls-cert",
-      env: "TLS_CERT",
-      type: "string",
-      arg: "FILE",
-      help: "PEM certificate file: serve TLS (HTTP/2 and HTTP/1.1 by ALPN)",
-    },
-    { name: "tls-key", env: "TLS_KEY", type: "string", arg: "FILE", help: "PEM private key file" },
+    ...TLS_FLAGS,
   ],
   epilogue: "Environment only: LOG_LEVEL (debug, info, warn, error; default info),\n" +
     "OTEL_DENO=true (OpenTelemetry spans per RPC).",
@@ -286,7 +278,7 @@ export interface ServerConfig {
   maxFlightAgeMs: number;
   readMaxBytes: number;
   drainMs: number;
-  tls?: { certFile: string; keyFile: string };
+  tls?: TlsFiles;
   help: boolean;
 }
 
@@ -302,11 +294,7 @@ export function parseConfig(args: string[], env?: Env): ServerConfig {
   const parsed = parseCommand(SERVE, args, env);
   if (parsed.help) return { ...parseConfig([], () => undefined), help: true };
   const v = parsed.values;
-  const certFile = v["tls-cert"] ?? "";
-  const keyFile = v["tls-key"] ?? "";
-  if (Boolean(certFile) !== Boolean(keyFile)) {
-    throw new FlagError("--tls-cert and --tls-key must be given together");
-  }
+  const tls = parseTlsFlags(v["tls-cert"], v["tls-key"]);
   if (v["cassandra-contact-points"].length === 0) {
     throw new FlagError("--cassandra-contact-points is empty");
   }
@@ -340,30 +328,9 @@ export function parseConfig(args: string[], env?: Env): ServerConfig {
     maxFlightAgeMs: v["max-flight-age-ms"],
     readMaxBytes: v["read-max-bytes"],
     drainMs: v["drain-ms"],
-    tls: certFile ? { certFile, keyFile } : undefined,
+    tls,
     help: false,
   };
-}
-
-/** `--fast-port`: a port, "off", or unset (port + 1000; 0 when port is 0). */
-function parseFastPort(raw: string | undefined, port: number): number | undefined {
-  if (raw === "off") return undefined;
-  let fast: number;
-  if (raw === undefined || raw === "") {
-    fast = port === 0 ? 0 : port + defaults.FAST_PORT_OFFSET;
-    if (fast > 65535) {
-      throw new FlagError(
-        `--fast-port defaults to --port + ${defaults.FAST_PORT_OFFSET} = ${fast}: give --fast-port`,
-      );
-    }
-    return fast;
-  }
-  fast = Number(raw);
-  if (!/^\d+$/.test(raw) || fast > 65535) {
-    throw new FlagError(`--fast-port must be a port 0..65535 or 'off', got ${JSON.stringify(raw)}`);
-  }
-  if (fast !== 0 && fast === port) throw new FlagError("--fast-port must differ from --port");
-  return fast;
 }
 
 /** The --help text. */

@@ -37,6 +37,8 @@ export interface RequestReader<R> {
    * when something waits on the call's cancellation). Optional.
    */
   hangup?(raw: R, abort: (reason?: unknown) => void): void;
+  /** The caller's address (`ip:port`), if the adapter knows it (called on first use). */
+  peer?(raw: R): string | undefined;
 }
 
 /**
@@ -121,6 +123,11 @@ export class FastContext<R = unknown> implements HandlerContext {
   /** Whether a handler touched the response headers or trailers. */
   get hasResponseMetadata(): boolean {
     return this.#responseHeader !== undefined || this.#responseTrailer !== undefined;
+  }
+
+  /** The caller's address (`ip:port`), when the transport adapter knows it. */
+  get peer(): string | undefined {
+    return this.#reader.peer?.(this.#raw);
   }
 
   get values(): ContextValues {

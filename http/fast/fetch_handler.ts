@@ -12,14 +12,18 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { RequestReader } from "./context.ts";
+import { formatPeer } from "../peer.ts";
 import { connectError, connectUnaryType, parseConnectGet } from "./connect_wire.ts";
 import { grpcError, grpcType } from "./grpc_wire.ts";
 import type { ProcedureTable } from "./procedures.ts";
 import type { Reply } from "./reply.ts";
 import type { UnaryEngine } from "./unary.ts";
 
-/** A fetch-style handler. */
-export type FetchHandler = (req: Request) => Response | Promise<Response>;
+/** A fetch-style handler; `info` is what `Deno.serve` passes (the caller's address). */
+export type FetchHandler = (
+  req: Request,
+  info?: Deno.ServeHandlerInfo,
+) => Response | Promise<Response>;
 
 /** Options of {@linkcode createFastFetchHandler}. */
 export interface FastFetchOptions {
@@ -31,9 +35,22 @@ export interface FastFetchOptions {
   readonly decorate?: (req: Request, headers: Headers) => void;
 }
 
-const reader: RequestReader<Request> = {
-  headers: (req) => req.headers,
-  url: (req) => req.url,
+/** One call's request and what `Deno.serve` said about it. */
+interface FetchRaw {
+  readonly req: Request;
+  readonly info: Deno.ServeHandlerInfo | undefined;
+}
+
+const reader: RequestReader<FetchRaw> = {
+  headers: (raw) => raw.req.headers,
+  url: (raw) => raw.req.url,
+  // Deno.serve aborts a request's signal when its client goes away (and after the answer,
+  // when nobody listens any more).
+  hangup: (raw, abort) => raw.req.signal.addEventListener("abort", () => abort(), { once: true }),
+  peer: (raw) => {
+    const addr = raw.info?.remoteAddr as Deno.NetAddr | undefined;
+    return addr?.transport === "tcp" ? formatPeer(addr.hostname, addr.port) : undefined;
+  },
 };
 
 /** Creates the handler; see the module doc. */
@@ -56,6 +73,7 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
 
   async function connectPost(
     req: Request,
+    info: Deno.ServeHandlerInfo | undefined,
     proc: NonNullable<ReturnType<ProcedureTable["get"]>>,
     binary: boolean,
   ) {
@@ -70,7 +88,7 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
       body,
       "POST",
       h.get("connect-timeout-ms"),
-      req,
+      { req, info },
       reader,
     );
     return toResponse(req, reply);
@@ -78,6 +96,7 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
 
   async function grpcWeb(
     req: Request,
+    info: Deno.ServeHandlerInfo | undefined,
     proc: NonNullable<ReturnType<ProcedureTable["get"]>>,
     binary: boolean,
   ) {
@@ -94,7 +113,7 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
       binary,
       body,
       h.get("grpc-timeout"),
-      req,
+      { req, info },
       reader,
     );
     return toResponse(req, reply);
@@ -102,6 +121,7 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
 
   async function connectGet(
     req: Request,
+    info: Deno.ServeHandlerInfo | undefined,
     proc: NonNullable<ReturnType<ProcedureTable["get"]>>,
     query: string,
   ) {
@@ -118,13 +138,13 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
       get.message,
       "GET",
       req.headers.get("connect-timeout-ms"),
-      req,
+      { req, info },
       reader,
     );
     return toResponse(req, reply);
   }
 
-  return (req: Request) => {
+  return (req: Request, info?: Deno.ServeHandlerInfo) => {
     const url = req.url;
     const start = url.indexOf("/", url.indexOf("//") + 2);
     const q = url.indexOf("?", start);
@@ -134,11 +154,11 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
     if (method === "POST") {
       const type = req.headers.get("content-type");
       const connect = connectUnaryType(type);
-      if (connect !== undefined) return connectPost(req, proc, connect);
+      if (connect !== undefined) return connectPost(req, info, proc, connect);
       const web = grpcType("grpc-web", type);
-      if (web !== undefined) return grpcWeb(req, proc, web);
+      if (web !== undefined) return grpcWeb(req, info, proc, web);
     } else if (method === "GET" && proc.noSideEffects && q >= 0) {
-      return connectGet(req, proc, url.slice(q + 1));
+      return connectGet(req, info, proc, url.slice(q + 1));
     }
     return fallback(req);
   };

@@ -13,6 +13,7 @@ import type * as http2 from "node:http2";
 import type { Buffer } from "node:buffer";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { RequestReader } from "./context.ts";
+import { socketPeer } from "../peer.ts";
 import {
   connectError,
   type ConnectGet,
@@ -146,6 +147,7 @@ const h2Reader: RequestReader<H2Raw> = {
   },
   // After the answer, "close" finds nobody listening: only a hang-up aborts anyone.
   hangup: (raw, abort) => raw.stream.once("close", () => abort()),
+  peer: (raw) => socketPeer(raw.stream.session?.socket),
 };
 
 /** The fast path for `node:http2` streams (call it from the server's "stream" event). */
@@ -182,6 +184,7 @@ const h1Reader: RequestReader<{ req: http.IncomingMessage; res: http.ServerRespo
   headers: (raw) => toHeaders(raw.req.headers),
   url: (raw) => `http://${raw.req.headers.host ?? "localhost"}${raw.req.url ?? "/"}`,
   hangup: (raw, abort) => raw.res.once("close", () => abort()),
+  peer: (raw) => socketPeer(raw.req.socket),
 };
 
 /** The fast path for `node:http` requests (HTTP/1.x). */
