@@ -25,6 +25,7 @@ import {
   type StreamResponse,
 } from "@connectrpc/connect";
 import { createFastTransportFactory } from "../router/fast_factory.ts";
+import { TransportFailure } from "../router/lean_transport.ts";
 import type { ClosableTransport, Instance, TransportFactory } from "../router/membership.ts";
 import { createNodeRoutingTransport, createNodeTransportFactory } from "../router/node.ts";
 import type { HealthChange, RoutingTransport } from "../router/transport.ts";
@@ -117,12 +118,14 @@ export function lostInstance(error: unknown, signal?: AbortSignal): boolean {
 function mapped(error: unknown, instance: Instance, signal: AbortSignal | undefined): unknown {
   if (!lostInstance(error, signal)) return error;
   const why = error instanceof Error ? error.message : String(error);
+  // A TransportFailure cause tells the router the instance failed (not an answer it sent):
+  // it marks it down and retries idempotent reads on the fallback.
   return new ConnectError(
     `lost instance ${instance.id}: ${why}`,
     Code.Unavailable,
     undefined,
     undefined,
-    error,
+    new TransportFailure(why, { cause: error }),
   );
 }
 

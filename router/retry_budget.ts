@@ -3,7 +3,9 @@
  * so that when many calls fail at once the router does not double the load on
  * what is already struggling. A token bucket like gRPC's retry throttling:
  * every call adds `ratio` of a token (up to `maxTokens`), every retry spends
- * one; without a whole token, no retry.
+ * one; without a whole token, no retry. The burst (`maxTokens`, 100) covers
+ * the calls in flight on an instance that dies; the ratio bounds what a
+ * lasting failure can add.
  *
  * @module
  */
@@ -12,7 +14,7 @@
 export interface RetryBudgetOptions {
   /** Retries per call allowed in the long run (default 0.1). */
   readonly ratio?: number;
-  /** Most tokens saved up, i.e. the largest burst of retries (default 10). */
+  /** Most tokens saved up, i.e. the largest burst of retries (default 100). */
   readonly maxTokens?: number;
 }
 
@@ -26,7 +28,7 @@ export class RetryBudget {
 
   constructor(options: RetryBudgetOptions = {}) {
     this.ratio = options.ratio ?? 0.1;
-    this.maxTokens = options.maxTokens ?? 10;
+    this.maxTokens = options.maxTokens ?? 100;
     if (!(this.ratio >= 0) || !(this.maxTokens >= 1)) {
       throw new RangeError("ratio must be >= 0 and maxTokens >= 1");
     }

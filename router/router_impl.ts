@@ -299,7 +299,8 @@ export class Router implements RoutingTransport {
     const member = this.#pick(key);
     // Same instance (nothing else is up): surface its error instead.
     if (member === failed) return undefined;
-    if (!this.#budget.tryRetry()) return undefined;
+    // A call that never ran (refused, or "retry elsewhere") adds no work anywhere: no budget.
+    if (!notProcessed(error) && !this.#budget.tryRetry()) return undefined;
     return { member, timeoutMs: remaining };
   }
 

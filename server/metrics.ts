@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { registerProcessMetrics } from "../http/process_metrics.ts";
 import { LATENCY_BUCKETS, RpcMetrics } from "../http/rpc_metrics.ts";
 
 /** Cumulative totals, as GetStats reports them. */
@@ -54,8 +55,8 @@ export class ServiceMetrics extends RpcMetrics {
     const registry = new Registry();
     super(registry);
     this.registry = registry;
-    // Process and runtime metrics (CPU, RSS, heap, event-loop lag, fds), read when scraped.
-    collectDefaultMetrics({ register: registry });
+    // Process and runtime metrics (CPU, RSS, heap, event-loop lag), read when scraped.
+    registerProcessMetrics(registry);
     this.#counted = counted;
     const registers = [registry];
     this.queries = new Counter({
