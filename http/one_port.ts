@@ -200,8 +200,12 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
     ) => {
       const session = stream.session;
       conns.requestStarted(session);
-      resetWhenAnswered(stream);
-      stream.once("close", () => drain.streamEnded(session, conns.requestEnded(session)));
+      // One "close" listener per stream for the accounting (listeners cost on this path).
+      let admitted: string | undefined;
+      stream.once("close", () => {
+        if (admitted !== undefined) admission!.leave(admitted);
+        drain.streamEnded(session, conns.requestEnded(session));
+      });
       try {
         if (headerBytes(rawHeaders) > limits.maxHeaderBytes) {
           // Deno 2.9.6 advertises SETTINGS_MAX_HEADER_LIST_SIZE but accepts more.
@@ -213,9 +217,11 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
           if (!admission.enter(path)) {
             return writeH2(stream, busyReply(headers["content-type"], admission.error()));
           }
-          stream.once("close", () => admission.leave(path));
+          admitted = path;
         }
+        // The fast path reads the whole request before it answers; connect-es may not.
         if (fastStream?.(stream, headers)) return;
+        resetWhenAnswered(stream);
       } catch (err) {
         report("http2")(err as Error);
         if (!stream.headersSent) stream.respond({ ":status": 500 }, { endStream: true });

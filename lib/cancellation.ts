@@ -38,6 +38,9 @@ export class CallSignal implements Cancellation, Expiring {
   /** `performance.now()` time of the deadline; Infinity when the caller set none. */
   readonly at: number;
   #reason: ConnectError | undefined;
+  /** Aborted by a hang-up whose error is made on first read (the usual hang-up is a
+   * stream closing after its answer, when nobody listens any more). */
+  #hungUp = false;
   #listeners: Set<() => void> | undefined;
   /** Slot of the shared timer while armed. */
   #slot: number | undefined;
@@ -53,14 +56,15 @@ export class CallSignal implements Cancellation, Expiring {
   }
 
   get aborted(): boolean {
-    if (this.#reason !== undefined) return true;
+    if (this.#reason !== undefined || this.#hungUp) return true;
     if (this.at === Infinity || performance.now() < this.at) return false;
     this.expire();
     return true;
   }
 
   get reason(): unknown {
-    return this.aborted ? this.#reason : undefined;
+    if (!this.aborted) return undefined;
+    return this.#reason ??= new ConnectError("the client went away", Code.Canceled);
   }
 
   /** Milliseconds left (negative once passed; Infinity without a deadline). */
@@ -69,7 +73,8 @@ export class CallSignal implements Cancellation, Expiring {
   }
 
   addEventListener(_type: "abort", listener: () => void): void {
-    if (this.#reason !== undefined) return; // like AbortSignal: no event after the abort
+    // Like AbortSignal: no event after the abort.
+    if (this.#reason !== undefined || this.#hungUp) return;
     (this.#listeners ??= new Set()).add(listener);
     if (this.#slot === undefined && this.at !== Infinity) {
       this.#slot = coarseTimer.schedule(this, this.at);
@@ -89,9 +94,10 @@ export class CallSignal implements Cancellation, Expiring {
   }
 
   /** Aborts now with `reason` (default: CANCELED, the client went away). */
-  abort(reason: unknown = new ConnectError("the client went away", Code.Canceled)): void {
-    if (this.#reason !== undefined) return;
-    this.#reason = ConnectError.from(reason, Code.Canceled);
+  abort(reason?: unknown): void {
+    if (this.#reason !== undefined || this.#hungUp) return;
+    if (reason === undefined) this.#hungUp = true;
+    else this.#reason = ConnectError.from(reason, Code.Canceled);
     if (this.#slot !== undefined) coarseTimer.cancel(this, this.#slot);
     this.#slot = undefined;
     const listeners = this.#listeners;

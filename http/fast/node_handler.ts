@@ -24,6 +24,7 @@ import { grpcError, type GrpcKind, grpcType } from "./grpc_wire.ts";
 import type { Procedure, ProcedureTable } from "./procedures.ts";
 import { forEachField, type Reply } from "./reply.ts";
 import type { UnaryEngine } from "./unary.ts";
+import { resetWhenAnswered } from "../early_answer.ts";
 
 /** Options of the node fast handlers. */
 export interface FastNodeOptions {
@@ -256,6 +257,9 @@ function readStream(
 /** Writes a reply on an HTTP/2 stream (headers, body, trailers). */
 export function writeH2(stream: http2.ServerHttp2Stream, reply: Reply): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
+  // Answered before the client finished sending (an oversized body, a shed call): reset
+  // the stream once the answer is out, so the client stops sending.
+  if (stream.state.remoteClose !== 1) resetWhenAnswered(stream);
   const head: http2.OutgoingHttpHeaders = {
     ":status": reply.status,
     "content-type": reply.contentType,
