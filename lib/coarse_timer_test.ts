@@ -46,6 +46,32 @@ Deno.test("CoarseTimer: deadlines in the same slot share one timer", () => {
   });
 });
 
+Deno.test("CoarseTimer: fires at or after the deadline, within one slot, never early", () => {
+  for (const offset of [0, 0.25, 3, 7.5]) {
+    withClock((clock) => {
+      const t = new CoarseTimer();
+      const base = performance.now();
+      const deadlines = [0.5, 1, SLOT_MS - 1, SLOT_MS, SLOT_MS + 0.001, 2 * SLOT_MS - 0.5, 37]
+        .map((d) => base + d);
+      const entries = deadlines.map((at) => {
+        const e = entry();
+        t.schedule(e, at);
+        return e;
+      });
+      for (let i = 0; i < 6 * SLOT_MS; i++) clock.tick(1);
+      for (const [i, at] of deadlines.entries()) {
+        assert.equal(entries[i].fired.length, 1, `deadline ${at} fired once`);
+        const firedAt = entries[i].fired[0];
+        assert.ok(firedAt >= at, `deadline ${at} fired early, at ${firedAt}`);
+        assert.ok(
+          firedAt <= at + SLOT_MS,
+          `deadline ${at} fired more than a slot late: ${firedAt}`,
+        );
+      }
+    }, 1_000 + offset);
+  }
+});
+
 Deno.test("CoarseTimer: a deadline already passed fires on the next turn", () => {
   withClock((clock) => {
     const t = new CoarseTimer();
