@@ -273,6 +273,28 @@ Deno.test("grpcError: every code comes back as itself", () => {
   }
 });
 
+Deno.test("grpcError: error metadata once, protocol headers dropped, wire metadata not relayed", () => {
+  const error = new ConnectError("draining", Code.Unavailable, {
+    "x-dataservices-retry": "elsewhere",
+    "grpc-status": "0",
+    "content-type": "text/html",
+  });
+  for (const kind of ["grpc", "grpc-web"] as const) {
+    const reply = grpcError(kind, error, true, undefined);
+    const t = kind === "grpc" ? new Headers(reply.trailers) : webFrames(reply.body).trailer!;
+    assert.equal(t.get("x-dataservices-retry"), "elsewhere", kind);
+    assert.equal(t.get("grpc-status"), String(Code.Unavailable), kind);
+    assert.equal(t.get("content-type"), null, kind);
+  }
+  const wire = new ConnectError("upstream", Code.Unavailable, { "x-upstream": "1" });
+  wire.isWireError = true;
+  for (const kind of ["grpc", "grpc-web"] as const) {
+    const reply = grpcError(kind, wire, true, undefined);
+    const t = kind === "grpc" ? new Headers(reply.trailers) : webFrames(reply.body).trailer!;
+    assert.equal(t.get("x-upstream"), null, kind);
+  }
+});
+
 Deno.test("grpcError: handler headers and trailers (folded into trailers-only for gRPC)", () => {
   const ctx = testContext();
   ctx.responseHeader.set("x-h", "1");
