@@ -126,7 +126,10 @@ export function withFastListener(
         }
       },
       async close() {
+        // A discovery under way still makes a transport: wait for it, then close it too.
+        const pending = current;
         current = undefined;
+        await pending?.catch(() => {});
         await Promise.all(made.splice(0).map((t) => t.close?.()));
       },
     };

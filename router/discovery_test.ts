@@ -274,3 +274,18 @@ Deno.test("withFastListener: close() closes what it made, and the next call star
   await t.close?.();
   assert.deepEqual(f.made.map((m) => m.closed), [1, 1]);
 });
+
+Deno.test("withFastListener: close() during discovery closes the transport it brings", async () => {
+  const gate = Promise.withResolvers<Response>();
+  const h = healthz(() => gate.promise);
+  const f = factory();
+  const t = withFastListener(f.create, { fetch: h.fetch })(INSTANCE);
+  const call = unary(t).catch(() => "failed");
+  await Promise.resolve();
+  const closed = t.close?.();
+  gate.resolve(json({ fastPort: 51051 }));
+  await closed;
+  await call;
+  assert.equal(f.made.length, 1);
+  assert.equal(f.made[0].closed, 1, "nothing made for a closed router stays open");
+});
