@@ -31,10 +31,11 @@ export class CoarseTimer {
     let s = this.#slots.get(slot);
     if (s === undefined) {
       const entries = new Set<Expiring>();
+      // Rounded up: setTimeout truncates a fractional delay, which would fire early.
       const timer = setTimeout(() => {
         this.#slots.delete(slot);
         for (const e of entries) e.expire();
-      }, Math.max(0, slot * SLOT_MS - performance.now()));
+      }, Math.max(0, Math.ceil(slot * SLOT_MS - performance.now())));
       s = { entries, timer };
       this.#slots.set(slot, s);
     }

@@ -7,7 +7,6 @@
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { FastContext } from "./context.ts";
@@ -149,8 +148,7 @@ export function grpcError(
   if (ctx?.hasResponseMetadata) {
     ctx.responseTrailer.forEach((v, k) => trailers.append(k, v));
   }
-  if (!error.isWireError) mergeNonProtocolHeaders(trailers, error.metadata);
-  setTrailerStatus(trailers, error);
+  setTrailerStatus(trailers, error); // with the error's metadata (not a wire error's)
   const headers = ctx?.hasResponseMetadata ? ctx.responseHeader : undefined;
   if (kind === "grpc") {
     if (headers !== undefined) headers.forEach((v, k) => trailers.append(k, v));
