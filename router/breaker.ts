@@ -116,7 +116,7 @@ export class CircuitBreaker {
       (was === "half-open" ? Math.min(this.#maxCooldown, this.#cooldown * 2) : this.#baseCooldown);
     this.#state = "open";
     this.#openedAt = this.#now();
-    return was === "closed";
+    return true;
   }
 
   #close(): boolean {

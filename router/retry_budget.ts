@@ -22,7 +22,9 @@ export interface RetryBudgetOptions {
 export class RetryBudget {
   readonly ratio: number;
   readonly maxTokens: number;
-  #tokens: number;
+  /** Tokens in thousandths, so that ten calls at 0.1 make exactly one token. */
+  #milli: number;
+  #perCall: number;
   #granted = 0;
   #denied = 0;
 
@@ -32,18 +34,19 @@ export class RetryBudget {
     if (!(this.ratio >= 0) || !(this.maxTokens >= 1)) {
       throw new RangeError("ratio must be >= 0 and maxTokens >= 1");
     }
-    this.#tokens = this.maxTokens; // a fresh router may retry a few at once
+    this.#perCall = Math.round(this.ratio * 1000);
+    this.#milli = this.maxTokens * 1000; // a fresh router may retry a few at once
   }
 
   /** A call was made (earns `ratio` of a token). */
   call(): void {
-    this.#tokens = Math.min(this.maxTokens, this.#tokens + this.ratio);
+    this.#milli = Math.min(this.maxTokens * 1000, this.#milli + this.#perCall);
   }
 
   /** Asks for a retry: true (one token spent) or false (over budget). */
   tryRetry(): boolean {
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
+    if (this.#milli >= 1000) {
+      this.#milli -= 1000;
       this.#granted++;
       return true;
     }
@@ -53,6 +56,6 @@ export class RetryBudget {
 
   /** Retries granted and denied so far. */
   get stats(): { granted: number; denied: number; tokens: number } {
-    return { granted: this.#granted, denied: this.#denied, tokens: this.#tokens };
+    return { granted: this.#granted, denied: this.#denied, tokens: this.#milli / 1000 };
   }
 }

@@ -91,9 +91,11 @@ export class UnaryEngine {
     const t = timeout === null ? undefined : parseConnectTimeout(timeout, this.#maxTimeoutMs);
     const ctx = new FastContext(proc.method, "connect", requestMethod, t?.timeoutMs, raw, reader);
     try {
-      if (t?.error) throw t.error;
-      if (message.length > this.readMaxBytes) throw tooLarge(message.length, this.readMaxBytes);
-      return connectOk(await this.#run(proc, ctx, message, binary), binary, ctx);
+      const refused = t?.error ??
+        (message.length > this.readMaxBytes
+          ? tooLarge(message.length, this.readMaxBytes)
+          : undefined);
+      return connectOk(await this.#run(proc, ctx, message, binary, false, refused), binary, ctx);
     } catch (e) {
       return connectError(asConnectError(e), ctx);
     }
@@ -117,8 +119,7 @@ export class UnaryEngine {
     const t = timeout === null ? undefined : parseGrpcTimeout(timeout, this.#maxTimeoutMs);
     const ctx = new FastContext(proc.method, kind, "POST", t?.timeoutMs, raw, reader);
     try {
-      if (t?.error) throw t.error;
-      return grpcOk(kind, await this.#run(proc, ctx, body, binary, true), binary, ctx);
+      return grpcOk(kind, await this.#run(proc, ctx, body, binary, true, t?.error), binary, ctx);
     } catch (e) {
       return grpcError(kind, asConnectError(e), binary, ctx);
     }
@@ -134,12 +135,15 @@ export class UnaryEngine {
     ctx: FastContext,
     body: Uint8Array,
     binary: boolean,
-    enveloped = false,
+    enveloped: boolean,
+    refused?: ConnectError,
   ): Promise<Uint8Array> {
     const obs = this.#observer;
     const started = obs.start(proc.method);
     let error: ConnectError | undefined;
     try {
+      // Refused before it ran (a bad timeout header, an oversized message): observed like any call.
+      if (refused !== undefined) throw refused;
       const message = enveloped ? unwrapUnary(body, this.readMaxBytes) : body;
       const input = proc.decode(message, binary);
       const invalid = this.#validate?.(proc.method, input);
