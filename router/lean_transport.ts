@@ -85,6 +85,36 @@ class CallDeadline implements Expiring {
   }
 }
 
+/**
+ * A unary response whose headers and trailers (Connect sends trailers as
+ * `trailer-` headers) are split only if someone reads them: most callers only
+ * want the message.
+ */
+class LeanUnaryResponse<I extends DescMessage, O extends DescMessage>
+  implements UnaryResponse<I, O> {
+  readonly stream = false as const;
+  readonly service: DescMethodUnary<I, O>["parent"];
+  #raw: Headers;
+  #split: [Headers, Headers] | undefined;
+
+  constructor(
+    readonly method: DescMethodUnary<I, O>,
+    readonly message: MessageShape<O>,
+    raw: Headers,
+  ) {
+    this.service = method.parent;
+    this.#raw = raw;
+  }
+
+  get header(): Headers {
+    return (this.#split ??= trailerDemux(this.#raw))[0];
+  }
+
+  get trailer(): Headers {
+    return (this.#split ??= trailerDemux(this.#raw))[1];
+  }
+}
+
 /** Creates the transport; see the module doc. */
 export function createLeanConnectTransport(o: LeanTransportOptions): Transport {
   const binary = o.useBinaryFormat ?? true;
@@ -163,15 +193,20 @@ export function createLeanConnectTransport(o: LeanTransportOptions): Transport {
       } catch (e) {
         throw fetchError(e, fetchSignal, true);
       }
-      // The status and content type as connect-es checks them (throws for a wrong type).
-      const { isUnaryError, unaryError } = validateResponse(
-        "unary",
-        binary,
-        res.status,
-        res.headers,
-      );
-      const [h, t] = trailerDemux(res.headers);
-      if (isUnaryError) throw errorFromJsonBytes(bytes, appendHeaders(h, t), unaryError);
+      // The status and content type as connect-es checks them (throws for a wrong type);
+      // the usual answer skips the parse.
+      if (res.status !== 200 || res.headers.get("content-type") !== contentType) {
+        const { isUnaryError, unaryError } = validateResponse(
+          "unary",
+          binary,
+          res.status,
+          res.headers,
+        );
+        if (isUnaryError) {
+          const [h, t] = trailerDemux(res.headers);
+          throw errorFromJsonBytes(bytes, appendHeaders(h, t), unaryError);
+        }
+      }
       let message: MessageShape<O>;
       try {
         message = binary
@@ -183,14 +218,7 @@ export function createLeanConnectTransport(o: LeanTransportOptions): Transport {
           Code.Internal,
         );
       }
-      return {
-        stream: false,
-        service: method.parent,
-        method,
-        header: h,
-        message,
-        trailer: t,
-      };
+      return new LeanUnaryResponse(method, message, res.headers);
     } finally {
       if (deadline?.handle !== undefined) coarseTimer.cancel(deadline, deadline.handle);
       if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
