@@ -33,6 +33,8 @@ export interface RouteSources {
   readonly ready: () => { ok: boolean; reason: string };
   /** Prometheus exposition. */
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
+  /** `/debug/hotkeys`: the hot-key views as JSON (404 when absent). */
+  readonly hotKeys?: () => unknown;
 }
 
 const json = (status: number, body: unknown): PlainAnswer => ({
@@ -42,7 +44,7 @@ const json = (status: number, body: unknown): PlainAnswer => ({
 });
 
 /**
- * The routes: GET/HEAD `/healthz`, `/readyz`, `/metrics`; a POST to an
+ * The routes: GET/HEAD `/healthz`, `/readyz`, `/metrics`, `/debug/hotkeys`; a POST to an
  * unknown procedure gets UNIMPLEMENTED in the caller's protocol (gRPC and
  * gRPC-web: a trailers-only answer; Connect: 404 with the error as JSON).
  */
@@ -79,6 +81,7 @@ export function plainRoutes(s: RouteSources): PlainRoutes {
         (err) => json(500, { error: String(err) }),
       );
     }
+    if (path === "/debug/hotkeys" && s.hotKeys) return json(200, s.hotKeys());
     return json(404, { error: `no route for ${path}` });
   };
 }

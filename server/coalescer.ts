@@ -97,7 +97,15 @@ export type CoalescerEvent =
   | { type: "cancel"; key: string }
   | { type: "reject"; key: string; cap: Cap }
   | { type: "aged"; key: string; ageMs: number }
-  | { type: "end"; key: string; end: FlightEnd; durationMs: number; waiters: number };
+  | {
+    type: "end";
+    key: string;
+    end: FlightEnd;
+    durationMs: number;
+    waiters: number;
+    /** Whether fn was called (false: the flight ended in the queue). */
+    called: boolean;
+  };
 
 /** Counters (since construction) and gauges (now). */
 export interface CoalescerStats {
@@ -438,7 +446,14 @@ export class Coalescer<T = unknown, K extends string = string> {
     if (end === "abandoned") s.abandoned++;
     if (!flight.called && (end === "abandoned" || end === "timeout")) s.dropped++;
     const durationMs = now() - flight.startedAt;
-    this.#emit({ type: "end", key: flight.key, end, durationMs, waiters: flight.waiters });
+    this.#emit({
+      type: "end",
+      key: flight.key,
+      end,
+      durationMs,
+      waiters: flight.waiters,
+      called: flight.called,
+    });
     if ("value" in outcome) {
       return flight.outcome.resolve({ value: outcome.value, shared: flight.waiters > 1 });
     }

@@ -662,6 +662,7 @@ Deno.test(
       end: "value",
       durationMs: 0,
       waiters: 1,
+      called: true,
     });
     assertIdle(c);
   },
