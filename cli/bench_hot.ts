@@ -115,7 +115,8 @@ export async function runHotBench(
       writeChannel: runId + 900_001n,
     };
     const figures = {} as Record<Configuration, HotFigures>;
-    for (const config of ["off", "on"] as const) {
+    const order: Configuration[] = o.first === "on" ? ["on", "off"] : ["off", "on"];
+    for (const config of order) {
       figures[config] = await runConfiguration(config, hosts[config], plan, log);
     }
     return {
