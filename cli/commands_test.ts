@@ -13,6 +13,7 @@ const COMMANDS = [
   ["start", "cli/start.ts"],
   ["load", "cli/load.ts"],
   ["bench:coalesce", "cli/bench_coalesce.ts"],
+  ["bench:hot", "cli/bench_hot.ts"],
   ["db", "db/main.ts"],
 ] as const;
 

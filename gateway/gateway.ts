@@ -12,11 +12,13 @@
  * affinity.
  *
  * Keyless calls (GetStats, getAndResetMetrics) go to the first live instance;
- * call instances directly for per-instance figures.
+ * call instances directly for per-instance figures. GetHotKeys asks every live
+ * instance and merges their answers (fleet_hot_keys.ts).
  *
  * @module
  */
 import { createValidator } from "@bufbuild/protovalidate";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatService } from "../gen/messages/messages_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
@@ -28,6 +30,7 @@ import { peerOf } from "../http/peer.ts";
 import { plainRoutes } from "../http/routes.ts";
 import { serve, type Serving } from "../http/serving.ts";
 import type { RoutingTransport } from "../router/transport.ts";
+import { fleetHotKeys } from "./fleet_hot_keys.ts";
 import { type ForwardedCall, forwardService } from "./forward.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { InstanceReadiness } from "./readiness.ts";
@@ -142,6 +145,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       config: () => ({ instances: instances().map((i) => i.id), gateway: serving?.url ?? "" }),
     }),
   });
+  const api: Partial<ServiceImpl<typeof MessagesService>> = {
+    ...forwardService(MessagesService, router, { onCall }),
+    getHotKeys: fleetHotKeys(router),
+  };
   const port = options.port;
   const fastPort = options.fastPort === "off"
     ? undefined
@@ -152,7 +159,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       port,
       fastPort,
       services: [
-        { service: MessagesService, impl: forwardService(MessagesService, router, { onCall }) },
+        { service: MessagesService, impl: api },
         { service: CompatService, impl: forwardService(CompatService, router, { onCall }) },
         {
           service: Health,

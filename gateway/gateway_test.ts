@@ -270,3 +270,47 @@ Deno.test("gateway TLS: both listeners serve HTTPS", async (t) => {
     await instance.close(500);
   }
 });
+
+Deno.test("gateway GetHotKeys: every live instance's view merged; one that does not answer is named", async () => {
+  const instances = [await startMemoryInstance(), await startMemoryInstance()];
+  const targets = instances.map((s) => new URL(s.url).host);
+  // No probes after the first round: the stopped instance stays "up" for the router.
+  const gw = await startGateway({ port: 0, targets, log: quiet, probeIntervalMs: 600_000 });
+  try {
+    await readyBecomes(gw.readiness, true, "the gateway to be ready");
+    // One channel owned by each instance, read 3 and 5 times through the gateway.
+    const owned = [0, 1].map((k) => {
+      for (let c = 1n;; c++) if (gw.router.ownerOf(c).index === k) return c;
+    });
+    const api = createClient(
+      MessagesService,
+      createFetchConnectTransport({ baseUrl: gw.fastUrl! }),
+    );
+    for (const [k, channelId] of owned.entries()) {
+      for (let n = 0; n < 3 + 2 * k; n++) await api.getMessages({ channelId });
+    }
+    const fleet = await api.getHotKeys({ limit: 5 });
+    assert.equal(fleet.instance, "merged: 2 instances");
+    assert.deepEqual(
+      // An instance names itself host:port#worker-id.
+      fleet.channels.map((c) => [c.channelId, c.stats?.requests, c.instance.split("#")[0]]),
+      [[owned[1], 5n, targets[1]], [owned[0], 3n, targets[0]]],
+    );
+    assert.equal(fleet.totals?.requests, 8n);
+
+    await instances[1].close(500);
+    const partial = await api.getHotKeys({});
+    assert.match(
+      partial.instance,
+      new RegExp(`^${targets[0]}#\\d+ \\(no answer: ${targets[1]}\\)$`),
+    );
+    assert.deepEqual(partial.channels.map((c) => c.channelId), [owned[0]]);
+    await assert.rejects(
+      api.getHotKeys({ limit: 65 }),
+      (e) => e instanceof ConnectError && e.code === Code.InvalidArgument,
+    );
+  } finally {
+    await gw.close(500);
+    await Promise.all(instances.map((s) => s.close(500)));
+  }
+});

@@ -88,6 +88,7 @@ Deno.test("the files sent describe the service completely (a registry builds fro
     "GetMessage",
     "CreateMessage",
     "GetStats",
+    "GetHotKeys",
   ]);
   assert.equal(registry.getExtension("buf.validate.field")?.number, 1159);
 });

@@ -35,6 +35,8 @@ export interface RouteSources {
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
   /** More GET/HEAD routes by exact path (after the three above), e.g. the dashboard's files. */
   readonly get?: Readonly<Record<string, () => PlainAnswer | Promise<PlainAnswer>>>;
+  /** `/debug/hotkeys`: the hot-key views as JSON (404 when absent). */
+  readonly hotKeys?: () => unknown;
 }
 
 const json = (status: number, body: unknown): PlainAnswer => ({
@@ -44,8 +46,8 @@ const json = (status: number, body: unknown): PlainAnswer => ({
 });
 
 /**
- * The routes: GET/HEAD `/healthz`, `/readyz`, `/metrics` and the extra `get`
- * routes; a POST to an
+ * The routes: GET/HEAD `/healthz`, `/readyz`, `/metrics`, `/debug/hotkeys`
+ * and the extra `get` routes; a POST to an
  * unknown procedure gets UNIMPLEMENTED in the caller's protocol (gRPC and
  * gRPC-web: a trailers-only answer; Connect: 404 with the error as JSON).
  */
@@ -83,6 +85,7 @@ export function plainRoutes(s: RouteSources): PlainRoutes {
         (err) => json(500, { error: String(err) }),
       );
     }
+    if (path === "/debug/hotkeys" && s.hotKeys) return json(200, s.hotKeys());
     const route = extra.get(path);
     if (route !== undefined) return route();
     return json(404, { error: `no route for ${path}` });

@@ -125,3 +125,4 @@ export {
   wasRefused,
 } from "./breaker.ts";
 export { type RetryBudgetOptions } from "./retry_budget.ts";
+export { mergeHotKeys } from "./hot_keys.ts";

@@ -14,9 +14,15 @@ import { MessagesService as CompatMessagesService } from "../gen/messages/messag
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { applySchema } from "../db/schema.ts";
 import { CapacityError, Coalescer, FlightTimeoutError, Limiter } from "./coalescer.ts";
+import { VegasLimit } from "./adaptive_limit.ts";
+import { HotKeys, type HotKeysView, type WindowName } from "./hotkeys/hot_keys.ts";
+import { HOT_KEYS_LIMIT, hotKeysResponse } from "./hotkeys/response.ts";
+import { WriteBuckets } from "./write_buckets.ts";
+import { toJson } from "@bufbuild/protobuf";
+import { GetHotKeysResponseSchema } from "../gen/dataservices/v1/messages_pb.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Cancellation } from "../lib/cancellation.ts";
-import { toConnectError } from "./errors.ts";
+import { codeOfDriverError, toConnectError } from "./errors.ts";
 import { healthService, probeStore, Readiness } from "../http/health.ts";
 import { plainRoutes } from "../http/routes.ts";
 import { readTlsFiles } from "../lib/listen_flags.ts";
@@ -45,6 +51,10 @@ export interface DataService {
   readonly readiness: Readiness;
   readonly metrics: ServiceMetrics;
   readonly coalescer: Coalescer<unknown>;
+  /** The read query limiter (its limit, queue, shed count). */
+  readonly limiter: Limiter;
+  /** Hot-key telemetry; undefined with --hot-keys 0. */
+  readonly hotKeys: HotKeys | undefined;
   /** Drains (readiness first), then closes the server and the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -57,6 +67,24 @@ export interface DataServiceDeps {
   /** How often the store is probed for readiness. Default 2000 ms. */
   probeIntervalMs?: number;
 }
+
+/** Driver errors that mean Cassandra is overloaded: they lower the adaptive query limit. */
+const OVERLOAD_CODES: ReadonlySet<Code> = new Set([
+  Code.DeadlineExceeded,
+  Code.Unavailable,
+  Code.ResourceExhausted,
+]);
+
+/** An empty view (telemetry off). */
+const EMPTY_VIEW = (window: WindowName): HotKeysView => {
+  const empty = {
+    spanMs: 0,
+    totals: { events: 0, queries: 0, coalesced: 0, errors: 0, writes: 0 },
+    maxError: 0,
+    top: [],
+  };
+  return { window, channels: empty, keys: empty };
+};
 
 /** Builds the Coalesce function the services use, mapping coalescer errors to Connect codes. */
 export function coalesceWith(coalescer: Coalescer<unknown>): Coalesce {
@@ -98,11 +126,41 @@ export async function startDataService(
     queryTimeoutMs: config.queryTimeoutMs,
   });
   const store: MessageStore = deps.store ?? cassandra!;
+  const hot = config.hotKeys > 0 ? new HotKeys({ capacity: config.hotKeys }) : undefined;
+  const rotation = hot && setInterval(() => hot.rotate(), hot.sliceMs);
+  if (rotation !== undefined) Deno.unrefTimer(rotation);
+  // Views for the metrics, made once per scrape rather than once per gauge.
+  const views = new Map<WindowName, { at: number; view: HotKeysView }>();
+  const hotView = (window: WindowName): HotKeysView => {
+    const now = Date.now();
+    let v = views.get(window);
+    if (v === undefined || now - v.at > 200) {
+      views.set(window, v = { at: now, view: hot!.view(window, HOT_KEYS_LIMIT.default) });
+    }
+    return v.view;
+  };
+  const limiter = new Limiter({
+    maxConcurrent: config.maxConcurrentQueries,
+    maxQueued: config.maxQueuedQueries,
+    maxQueueWaitMs: config.maxQueueWaitMs === 0 ? Infinity : config.maxQueueWaitMs,
+    algorithm: config.queryLimit === "adaptive"
+      ? new VegasLimit({ min: config.minConcurrentQueries, max: config.maxConcurrentQueries })
+      : undefined,
+  });
   // inFlight reads the coalescer below; it is only called when metrics are scraped.
   const dataServices = new Set([MessagesService.typeName, CompatMessagesService.typeName]);
   const metrics: ServiceMetrics = new ServiceMetrics(
     () => inFlight(),
     (service, method) => dataServices.has(service) && !UNCOUNTED_METHODS.has(method),
+    {
+      limiter: () => ({
+        limit: limiter.limit,
+        running: limiter.running,
+        queued: limiter.queued,
+        rttMs: limiter.rttMs,
+      }),
+      hotKeys: hot && hotView,
+    },
   );
   const agedLog = new LogThrottle(1000);
   const coalescer = new Coalescer<unknown>({
@@ -112,12 +170,17 @@ export async function startDataService(
     maxWaitersPerFlight: config.maxWaiters,
     maxFlights: config.maxFlights,
     overCap: config.onCap,
-    maxConcurrentCalls: config.maxConcurrentQueries,
-    maxQueuedCalls: config.maxQueuedQueries,
+    limiter,
+    // Cassandra timing out, overloaded or unavailable lowers the adaptive limit.
+    isOverload: (err) => OVERLOAD_CODES.has(codeOfDriverError(err)),
     onEvent: (e) => {
-      if (e.type === "join") metrics.coalesced.inc();
-      else if (e.type === "reject") metrics.rejected.inc({ cap: e.cap });
-      else if (e.type === "aged") {
+      if (e.type === "join") {
+        metrics.coalesced.inc();
+        hot?.joined(e.key);
+      } else if (e.type === "reject") metrics.rejected.inc({ cap: e.cap });
+      else if (e.type === "end") {
+        if (!e.called && (e.end === "abandoned" || e.end === "timeout")) metrics.dropped.inc();
+      } else if (e.type === "aged") {
         // Under overload thousands of flights age at once: a sample line a second.
         const t = agedLog.allow("aged");
         if (t.ok) {
@@ -151,6 +214,21 @@ export async function startDataService(
       maxQueued: config.maxQueuedWrites,
       cap: "maxQueuedWrites",
     }),
+    writeBuckets: config.channelWriteRate > 0
+      ? new WriteBuckets({
+        ratePerSec: config.channelWriteRate,
+        burst: config.channelWriteBurst,
+        maxBuckets: config.maxWriteBuckets,
+      })
+      : undefined,
+    hot,
+    admission: () => ({
+      queryLimit: limiter.limit,
+      runningQueries: limiter.running,
+      queuedQueries: limiter.queued,
+      shedQueries: limiter.shed,
+      droppedQueries: coalescer.stats().dropped,
+    }),
   };
   const services: Registration[] = [
     { service: MessagesService, impl: messagesService(serviceDeps) },
@@ -162,6 +240,19 @@ export async function startDataService(
     health: () => (serving?.fastPort !== undefined ? { fastPort: serving.fastPort } : {}),
     ready: () => ({ ok: readiness.ready, reason: readiness.reason }),
     metrics: () => metrics.exposition(),
+    hotKeys: () => {
+      const answer = (window: WindowName) =>
+        toJson(
+          GetHotKeysResponseSchema,
+          hot
+            ? hotKeysResponse(hot.view(window, HOT_KEYS_LIMIT.default), {
+              instance: serviceDeps.instance,
+              capacity: hot.channels.capacity,
+            })
+            : hotKeysResponse(EMPTY_VIEW(window), { instance: serviceDeps.instance, capacity: 0 }),
+        );
+      return { short: answer("short"), long: answer("long") };
+    },
   });
 
   let schemaDone = !config.applySchema || !cassandra;
@@ -204,6 +295,8 @@ export async function startDataService(
       exempt: [
         ...Health.methods.map((m) => `/${Health.typeName}/${m.name}`),
         `/${MessagesService.typeName}/${MessagesService.method.getStats.name}`,
+        `/${MessagesService.typeName}/${MessagesService.method.getHotKeys.name}`,
+        "/debug/hotkeys",
         `/${CompatMessagesService.typeName}/${CompatMessagesService.method.getAndResetMetrics.name}`,
       ],
       onShed: () => metrics.rejected.inc({ cap: "maxInFlightRequests" }),
@@ -220,6 +313,7 @@ export async function startDataService(
     });
   } catch (err) {
     stopProbe();
+    clearInterval(rotation);
     await store.close().catch(() => {});
     throw err;
   }
@@ -242,10 +336,13 @@ export async function startDataService(
     readiness,
     metrics,
     coalescer,
+    limiter,
+    hotKeys: hot,
     close(graceMs = config.drainMs) {
       closing ??= (async () => {
         readiness.drain();
         stopProbe();
+        clearInterval(rotation);
         await server.close(graceMs);
         await store.close().catch((err) => log.warn("store close failed", { error: err }));
         log.info("stopped");

@@ -10,7 +10,13 @@
  * - A flight older than `maxFlightAgeMs` takes no new waiters (nginx's
  *   `proxy_cache_lock_age`); map entries are deleted only by their own flight.
  * - Caps on waiters per flight and on flights (as Vitess's consolidator), past
- *   which callers are rejected or run alone, and a concurrency limit on calls.
+ *   which callers are rejected or run alone, and a concurrency limit on calls
+ *   (fixed or adaptive, limiter.ts) whose refusals reject new flights at once
+ *   while arrivals for a key already in flight still join it.
+ * - A call never starts for nobody: a flight that waited for a slot checks its
+ *   waiters' cancellations as the slot is handed over (a deadline that passed
+ *   in the meantime counts even if its timer has not fired yet) and passes the
+ *   slot on when none is left.
  *
  * Coalescing does not give read-after-write consistency: a read that joins a
  * flight may miss a write that completed after the flight started.
@@ -18,7 +24,7 @@
  * @module
  */
 import type { Cancellation } from "../lib/cancellation.ts";
-import { type Cap, CapacityError, checkCount, Limiter } from "./limiter.ts";
+import { type Cap, CapacityError, checkCount, Limiter, type Outcome } from "./limiter.ts";
 
 export { type Cancellation, type Cap, CapacityError, Limiter };
 
@@ -63,6 +69,12 @@ export interface CoalescerOptions {
   maxQueuedCalls?: number;
   /** A limiter shared with other coalescers, instead of maxConcurrentCalls and maxQueuedCalls. */
   limiter?: Limiter;
+  /**
+   * Whether an error of fn means the backend is overloaded (a timeout, "overloaded",
+   * "unavailable"): the limiter then counts the call as dropped, which lowers an
+   * adaptive limit. Default: no error does.
+   */
+  isOverload?: (error: unknown) => boolean;
   /** Called synchronously on each {@linkcode CoalescerEvent}; what it throws is ignored. */
   onEvent?: (event: CoalescerEvent) => void;
 }
@@ -85,7 +97,15 @@ export type CoalescerEvent =
   | { type: "cancel"; key: string }
   | { type: "reject"; key: string; cap: Cap }
   | { type: "aged"; key: string; ageMs: number }
-  | { type: "end"; key: string; end: FlightEnd; durationMs: number; waiters: number };
+  | {
+    type: "end";
+    key: string;
+    end: FlightEnd;
+    durationMs: number;
+    waiters: number;
+    /** Whether fn was called (false: the flight ended in the queue). */
+    called: boolean;
+  };
 
 /** Counters (since construction) and gauges (now). */
 export interface CoalescerStats {
@@ -103,6 +123,8 @@ export interface CoalescerStats {
   cancels: number;
   /** Counter: flights aborted because their last waiter left. */
   abandoned: number;
+  /** Counter: flights that ended (every waiter gone, or timed out) before fn was called. */
+  dropped: number;
   /** Counter: flights closed to joiners for being older than maxFlightAgeMs. */
   aged: number;
   /** Counters: callers turned away with a CapacityError, by cap. */
@@ -138,6 +160,14 @@ interface Flight<T, K> {
   done: boolean;
   /** The flightTimeoutMs timer, cleared at the end. */
   timer?: ReturnType<typeof setTimeout>;
+  /** Whether fn was called (a flight that ends before is counted as dropped). */
+  called: boolean;
+  /**
+   * Every waiter's cancellation, in arrival order (those that left stay): read
+   * once as a queued flight gets its slot, so a deadline that passed before
+   * its timer fired still keeps the call from starting.
+   */
+  signals: Cancellation[] | undefined;
 }
 
 const now = () => performance.now();
@@ -167,8 +197,9 @@ export class Coalescer<T = unknown, K extends string = string> {
   /** What {@linkcode stats} copies; `keys` is read from the map. */
   // deno-fmt-ignore
   #stats: CoalescerStats = {
-    calls: 0, joins: 0, independent: 0, errors: 0, timeouts: 0, cancels: 0, abandoned: 0, aged: 0,
-    rejected: { maxWaitersPerFlight: 0, maxFlights: 0, maxQueuedCalls: 0 },
+    calls: 0, joins: 0, independent: 0, errors: 0, timeouts: 0, cancels: 0, abandoned: 0,
+    dropped: 0, aged: 0,
+    rejected: { maxWaitersPerFlight: 0, maxFlights: 0, maxQueuedCalls: 0, maxQueueWait: 0 },
     flights: 0, keys: 0, waiters: 0, runningCalls: 0, queuedCalls: 0,
   };
 
@@ -204,6 +235,7 @@ export class Coalescer<T = unknown, K extends string = string> {
       maxWaitersPerFlight: options.maxWaitersPerFlight ?? Infinity,
       maxFlights: options.maxFlights ?? Infinity,
       overCap,
+      isOverload: options.isOverload ?? (() => false),
       onEvent: options.onEvent ?? (() => {}),
     };
   }
@@ -242,6 +274,11 @@ export class Coalescer<T = unknown, K extends string = string> {
    */
   forget(key: K): boolean {
     return this.#flights.delete(key);
+  }
+
+  /** The limiter of calls, if any (its limit, queue and shed counts). */
+  get limiter(): Limiter | undefined {
+    return this.#limiter;
   }
 
   /** A copy of the counters and gauges, e.g. for a Prometheus collector. */
@@ -284,15 +321,20 @@ export class Coalescer<T = unknown, K extends string = string> {
   }
 
   #reject(key: K, cap: Cap, limit: number): Promise<never> {
+    return this.#refuse(key, new CapacityError(cap, limit));
+  }
+
+  #refuse(key: K, error: CapacityError): Promise<never> {
+    const cap = error.cap as Cap;
     this.#stats.rejected[cap]++;
     this.#emit({ type: "reject", key, cap });
-    return Promise.reject(new CapacityError(cap, limit));
+    return Promise.reject(error);
   }
 
   /** Starts a flight (in the map if `register`) with the caller as its first waiter. */
   #start(key: K, fn: CallFn<T>, signal: Cancellation | undefined, register: boolean) {
-    const limiter = this.#limiter;
-    if (limiter?.full) return this.#reject(key, "maxQueuedCalls", limiter.maxQueued);
+    const refused = this.#limiter?.refusal();
+    if (refused !== undefined) return this.#refuse(key, refused);
     const flight: Flight<T, K> = {
       key,
       controller: new AbortController(),
@@ -300,6 +342,8 @@ export class Coalescer<T = unknown, K extends string = string> {
       startedAt: now(),
       waiters: 0,
       done: false,
+      called: false,
+      signals: undefined,
     };
     // Waiters that got the promise itself handle it; this keeps an abandoned
     // flight's rejection from being reported as unhandled.
@@ -332,18 +376,30 @@ export class Coalescer<T = unknown, K extends string = string> {
       } finally {
         this.#stats.queuedCalls--;
       }
+      // Time passed in the queue: a waiter's deadline may have passed before its timer fired.
+      // Reading `aborted` makes such a signal abort now (and the flight with its last waiter).
+      for (const s of flight.signals ?? []) if (s.aborted && flight.done) break;
       if (signal.aborted) { // ended as the slot was handed over: pass it on
-        release();
+        release("ignored");
         throw signal.reason;
       }
     }
+    flight.called = true;
     this.#stats.calls++;
     this.#stats.runningCalls++;
+    let outcome: Outcome = "ok";
     try {
       return await fn(signal);
+    } catch (error) {
+      outcome = signal.aborted
+        ? (signal.reason instanceof FlightTimeoutError ? "dropped" : "ignored")
+        : this.#o.isOverload(error)
+        ? "dropped"
+        : "ignored";
+      throw error;
     } finally {
       this.#stats.runningCalls--;
-      release?.();
+      release?.(outcome);
     }
   }
 
@@ -352,6 +408,7 @@ export class Coalescer<T = unknown, K extends string = string> {
     flight.waiters++;
     this.#stats.waiters++;
     if (signal === undefined) return flight.outcome.promise;
+    (flight.signals ??= []).push(signal);
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         if (flight.done) return; // the outcome is already on its way to this waiter
@@ -387,8 +444,16 @@ export class Coalescer<T = unknown, K extends string = string> {
     if (end === "error") s.errors++;
     if (end === "timeout") s.timeouts++;
     if (end === "abandoned") s.abandoned++;
+    if (!flight.called && (end === "abandoned" || end === "timeout")) s.dropped++;
     const durationMs = now() - flight.startedAt;
-    this.#emit({ type: "end", key: flight.key, end, durationMs, waiters: flight.waiters });
+    this.#emit({
+      type: "end",
+      key: flight.key,
+      end,
+      durationMs,
+      waiters: flight.waiters,
+      called: flight.called,
+    });
     if ("value" in outcome) {
       return flight.outcome.resolve({ value: outcome.value, shared: flight.waiters > 1 });
     }

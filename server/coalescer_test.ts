@@ -13,6 +13,9 @@ import {
   FlightTimeoutError,
   Limiter,
 } from "./coalescer.ts";
+import { CallSignal } from "../lib/cancellation.ts";
+import { SLOT_MS } from "../lib/coarse_timer.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
 
 /** An fn whose every call is a deferred the test settles; records the signal each call got. */
 function controlled<T = string>() {
@@ -659,6 +662,7 @@ Deno.test(
       end: "value",
       durationMs: 0,
       waiters: 1,
+      called: true,
     });
     assertIdle(c);
   },
@@ -739,8 +743,9 @@ Deno.test(
         timeouts: 2,
         cancels: 3,
         abandoned: 1,
+        dropped: 0,
         aged: 1,
-        rejected: { maxWaitersPerFlight: 1, maxFlights: 0, maxQueuedCalls: 2 },
+        rejected: { maxWaitersPerFlight: 1, maxFlights: 0, maxQueuedCalls: 2, maxQueueWait: 0 },
         flights: 0,
         keys: 0,
         waiters: 0,
@@ -749,3 +754,121 @@ Deno.test(
       });
     }),
 );
+
+// --- deadlines and overload: no query for nobody, quick shedding ---------------------------------
+
+const isDeadline = (e: unknown) => e instanceof ConnectError && e.code === Code.DeadlineExceeded;
+
+Deno.test(
+  "a queued flight whose caller's deadline passed never calls fn, even when the slot is handed " +
+    "over before the deadline timer fires (bug: a query nobody will read)",
+  () =>
+    withClock(async (clock) => {
+      const c = new Coalescer<string>({ maxConcurrentCalls: 1 });
+      const { make, calls } = controlled();
+      const running = c.do("a", make("a")); // holds the only slot
+      // Deadline at 95 ms; the shared coarse timer fires at the end of its slot (100 ms).
+      const deadline = new CallSignal(95);
+      assert.equal(Math.ceil(deadline.at / SLOT_MS) * SLOT_MS, 100);
+      const late = track(c.do("b", make("b"), { signal: deadline }));
+      const next = c.do("c", make("c")); // queued behind b, no deadline
+      await clock.tickAsync(97); // the deadline has passed; its timer has not fired
+      assert.equal(late.state, "pending", "the timer has not fired yet");
+      assert.equal(c.stats().queuedCalls, 2);
+      calls[0].resolve("A"); // the slot goes to b now, as its deadline has just passed
+      await ticks();
+      assert.deepEqual(calls.map((x) => x.key), ["a", "c"], "b's fn never ran; c got the slot");
+      assert.equal(late.state, "rejected");
+      assert.ok(isDeadline(late.error), String(late.error));
+      const s = c.stats();
+      assert.deepEqual([s.calls, s.dropped, s.abandoned], [2, 1, 1]);
+      calls[1].resolve("C");
+      assert.equal((await next).value, "C");
+      assert.equal((await running).value, "A");
+      await clock.tickAsync(SLOT_MS);
+      assertIdle(c);
+    }),
+);
+
+Deno.test(
+  "a queued flight still starts for a waiter whose deadline has not passed (bug: over-eager drop)",
+  () =>
+    withClock(async (clock) => {
+      const c = new Coalescer<string>({ maxConcurrentCalls: 1 });
+      const { make, calls } = controlled();
+      const running = c.do("a", make("a"));
+      const expired = track(c.do("b", make("b"), { signal: new CallSignal(50) }));
+      const alive = c.do("b", make("b"), { signal: new CallSignal(5000) }); // joins b
+      await clock.tickAsync(55); // the first deadline passed, its timer fired
+      assert.ok(isDeadline(expired.error));
+      calls[0].resolve("A");
+      await ticks();
+      assert.deepEqual(calls.map((x) => x.key), ["a", "b"]);
+      calls[1].resolve("B");
+      assert.equal((await alive).value, "B");
+      await running;
+      assert.equal(c.stats().dropped, 0);
+    }),
+);
+
+Deno.test(
+  "a queued flight whose only caller's deadline fires leaves the queue at once (bug: a slot for nobody)",
+  () =>
+    withClock(async (clock) => {
+      const c = new Coalescer<string>({ maxConcurrentCalls: 1, maxQueuedCalls: 1 });
+      const { make, calls } = controlled();
+      const running = c.do("a", make("a"));
+      const late = track(c.do("b", make("b"), { signal: new CallSignal(20) }));
+      await clock.tickAsync(30);
+      assert.ok(isDeadline(late.error));
+      assert.equal(c.stats().queuedCalls, 0, "its queue place is free");
+      const next = c.do("c", make("c")); // would be refused if b still held the place
+      calls[0].resolve("A");
+      await ticks();
+      assert.deepEqual(calls.map((x) => x.key), ["a", "c"]);
+      calls[1].resolve("C");
+      await Promise.all([running, next]);
+      assert.equal(c.stats().dropped, 1);
+    }),
+);
+
+Deno.test(
+  "under overload a new key is refused at once while reads of a key in flight still join it " +
+    "(bug: shedding coalesced reads, or queueing new ones to their deadline)",
+  async () => {
+    const c = new Coalescer<string>({ maxConcurrentCalls: 1, maxQueuedCalls: 1 });
+    const { make, calls } = controlled();
+    const running = c.do("a", make("a"));
+    const queued = c.do("b", make("b"));
+    const refused = track(c.do("c", make("c")));
+    await ticks(2);
+    assert.equal(refused.state, "rejected", "refused without waiting for anything");
+    assert.ok(refused.error instanceof CapacityError);
+    assert.equal((refused.error as CapacityError).cap, "maxQueuedCalls");
+    const joiners = [c.do("a", make("a")), c.do("b", make("b"))]; // join: no slot needed
+    assert.equal(c.stats().joins, 2);
+    calls[0].resolve("A");
+    await ticks();
+    calls[1].resolve("B");
+    const values = (await Promise.all([running, queued, ...joiners])).map((r) => r.value);
+    assert.deepEqual(values, ["A", "B", "A", "B"]);
+    assert.equal(c.limiter?.shed, 1);
+  },
+);
+
+Deno.test("errors that mean overload lower an adaptive limit; others do not", async () => {
+  const samples: boolean[] = [];
+  const limiter = new Limiter({
+    maxConcurrent: 8,
+    algorithm: { limit: 8, onSample: (_r, _i, dropped) => (samples.push(dropped), 8) },
+  });
+  const overload = new Error("overloaded");
+  const c = new Coalescer<string>({ limiter, isOverload: (e) => e === overload });
+  const { make, calls } = controlled();
+  const results = [c.do("a", make()), c.do("b", make()), c.do("c", make())];
+  calls[0].resolve("ok");
+  calls[1].reject(overload);
+  calls[2].reject(new Error("bad request"));
+  await Promise.allSettled(results);
+  assert.deepEqual(samples, [false, true], "the other error is not a sample");
+});

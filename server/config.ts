@@ -156,13 +156,44 @@ export const SERVE = defineCommand({
         "'independent' (own query)",
     },
     {
+      name: "query-limit",
+      env: "QUERY_LIMIT",
+      type: "enum",
+      choices: ["adaptive", "fixed"],
+      default: "adaptive",
+      help: "Concurrency limit of Cassandra reads: 'adaptive' (moved by query latency,\n" +
+        "TCP Vegas as in Netflix's concurrency-limits, between --min- and\n" +
+        "--max-concurrent-queries) or 'fixed' (--max-concurrent-queries)",
+    },
+    {
+      name: "min-concurrent-queries",
+      env: "MIN_CONCURRENT_QUERIES",
+      type: "int",
+      min: 1,
+      max: 100_000,
+      default: 8,
+      help: "Floor of the adaptive limit (at most --max-concurrent-queries)",
+    },
+    {
       name: "max-concurrent-queries",
       env: "MAX_CONCURRENT_QUERIES",
       type: "int",
       min: 1,
       max: 100_000,
       default: 256,
-      help: "Most Cassandra reads running at once",
+      help: "Most Cassandra reads running at once: the ceiling of the adaptive limit, or\n" +
+        "the fixed limit",
+    },
+    {
+      name: "max-queue-wait-ms",
+      env: "MAX_QUEUE_WAIT_MS",
+      type: "duration",
+      bare: "ms",
+      min: 0,
+      max: 600_000,
+      default: 1000,
+      help: "A new read whose estimated wait for a query slot (queued x recent query\n" +
+        "time / limit) is over this is refused at once with RESOURCE_EXHAUSTED; 0 = no bound",
     },
     {
       name: "max-queued-queries",
@@ -190,6 +221,44 @@ export const SERVE = defineCommand({
       max: 1_000_000,
       default: 2048,
       help: "Most writes waiting for a slot (then RESOURCE_EXHAUSTED)",
+    },
+    {
+      name: "channel-write-rate",
+      env: "CHANNEL_WRITE_RATE",
+      type: "number",
+      min: 0,
+      default: 100,
+      help: "CreateMessage per second per channel (token bucket; past it RESOURCE_EXHAUSTED\n" +
+        "with a RetryInfo delay); 0 = no per-channel limit",
+    },
+    {
+      name: "channel-write-burst",
+      env: "CHANNEL_WRITE_BURST",
+      type: "int",
+      min: 1,
+      max: 1_000_000,
+      default: 200,
+      help: "Writes a channel may send at once before the rate applies (bucket size)",
+    },
+    {
+      name: "max-write-buckets",
+      env: "MAX_WRITE_BUCKETS",
+      type: "int",
+      min: 1,
+      max: 10_000_000,
+      default: 100_000,
+      help: "Channels with a write bucket kept at once (idle, full buckets are dropped\n" +
+        "first; past it the least recently used goes)",
+    },
+    {
+      name: "hot-keys",
+      env: "HOT_KEYS",
+      type: "int",
+      min: 0,
+      max: 4096,
+      default: 64,
+      help: "Counters per hot-key sketch (channels and coalescing keys tracked per 2 s\n" +
+        "slice; GetHotKeys, /debug/hotkeys); 0 = no hot-key telemetry",
     },
     {
       name: "max-inflight-requests",
@@ -269,8 +338,18 @@ export interface ServerConfig {
   maxWaiters: number;
   maxFlights: number;
   onCap: "reject" | "independent";
+  queryLimit: "adaptive" | "fixed";
+  minConcurrentQueries: number;
   maxConcurrentQueries: number;
   maxQueuedQueries: number;
+  /** 0 = no bound. */
+  maxQueueWaitMs: number;
+  /** Writes/s per channel; 0 = no bucket. */
+  channelWriteRate: number;
+  channelWriteBurst: number;
+  maxWriteBuckets: number;
+  /** Counters per hot-key sketch; 0 = off. */
+  hotKeys: number;
   maxConcurrentWrites: number;
   maxQueuedWrites: number;
   maxInFlightRequests: number;
@@ -319,8 +398,16 @@ export function parseConfig(args: string[], env?: Env): ServerConfig {
     maxWaiters: v["max-waiters"],
     maxFlights: v["max-flights"],
     onCap: v["on-cap"],
+    queryLimit: v["query-limit"],
+    // The floor never exceeds the ceiling (a small --max-concurrent-queries lowers it).
+    minConcurrentQueries: Math.min(v["min-concurrent-queries"], v["max-concurrent-queries"]),
     maxConcurrentQueries: v["max-concurrent-queries"],
     maxQueuedQueries: v["max-queued-queries"],
+    maxQueueWaitMs: v["max-queue-wait-ms"],
+    channelWriteRate: v["channel-write-rate"],
+    channelWriteBurst: v["channel-write-burst"],
+    maxWriteBuckets: v["max-write-buckets"],
+    hotKeys: v["hot-keys"],
     maxConcurrentWrites: v["max-concurrent-writes"],
     maxQueuedWrites: v["max-queued-writes"],
     maxInFlightRequests: v["max-inflight-requests"],

@@ -1,7 +1,18 @@
 /**
- * A concurrency limiter with a bounded FIFO queue: at most `maxConcurrent`
- * holders of a slot at once, at most `maxQueued` callers waiting for one, and
- * a waiter whose signal aborts leaves the queue at once.
+ * A concurrency limiter with a bounded FIFO queue: at most `limit` holders of
+ * a slot at once, at most `maxQueued` callers waiting for one, and a waiter
+ * whose signal aborts leaves the queue at once.
+ *
+ * The limit is fixed (`maxConcurrent`) or adaptive: a {@linkcode LimitAlgorithm}
+ * (adaptive_limit.ts) moves it between its floor and `maxConcurrent` from the
+ * time each holder kept its slot. Holders report how their work ended when
+ * they give the slot back ({@linkcode Outcome}).
+ *
+ * Shedding: when no slot is free, a caller is refused at once (a
+ * {@linkcode CapacityError}, never a wait) if the queue is full, or if the
+ * wait it would face — callers ahead of it × the recent time per slot ÷ the
+ * limit — is over `maxQueueWaitMs`. So under overload new work is turned
+ * away in microseconds instead of timing out in the queue.
  *
  * The coalescer uses it to bound the queries it sends to the database; one
  * limiter may be shared by several coalescers so that they share one budget.
@@ -10,9 +21,10 @@
  */
 
 import type { Cancellation } from "../lib/cancellation.ts";
+import type { LimitAlgorithm } from "./adaptive_limit.ts";
 
 /** The option whose cap was hit; the service maps every one to RESOURCE_EXHAUSTED. */
-export type Cap = "maxWaitersPerFlight" | "maxFlights" | "maxQueuedCalls";
+export type Cap = "maxWaitersPerFlight" | "maxFlights" | "maxQueuedCalls" | "maxQueueWait";
 
 /** The cap a limiter's full queue reports: reads (the coalescer's) or writes. */
 export type QueueCap = "maxQueuedCalls" | "maxQueuedWrites";
@@ -34,23 +46,40 @@ export class CapacityError extends Error {
   /**
    * @param cap the option whose cap was hit.
    * @param limit that option's value.
+   * @param detail what was measured against it, for the message.
    */
-  constructor(readonly cap: Cap | QueueCap, readonly limit: number) {
-    super(`Capacity exceeded: ${cap} is ${limit}`);
+  constructor(readonly cap: Cap | QueueCap, readonly limit: number, detail?: string) {
+    super(`Capacity exceeded: ${cap} is ${limit}${detail ? ` (${detail})` : ""}`);
   }
 }
 
+/**
+ * How the work done under a slot ended: `ok` (a latency sample), `dropped`
+ * (failed in a way that means overload: a sample that lowers an adaptive
+ * limit) or `ignored` (abandoned or failed for another reason: no sample).
+ */
+export type Outcome = "ok" | "dropped" | "ignored";
+
 /** Gives a slot back; calling it more than once has no further effect. */
-export type Release = () => void;
+export type Release = (outcome?: Outcome) => void;
 
 /** Options of {@linkcode Limiter}. */
 export interface LimiterOptions {
-  /** Most slots held at once: an integer >= 1, or Infinity. */
+  /** Most slots held at once (the ceiling of an adaptive limit): an integer >= 1, or Infinity. */
   maxConcurrent: number;
   /** Most callers waiting for a slot: an integer >= 0, or Infinity (the default). */
   maxQueued?: number;
   /** The cap named by the CapacityError of a full queue (default "maxQueuedCalls"). */
   cap?: QueueCap;
+  /** Moves the limit from the samples (default: none, the limit is maxConcurrent). */
+  algorithm?: LimitAlgorithm;
+  /**
+   * Refuse a caller at once when its estimated wait for a slot is over this
+   * (ms; default Infinity: only the queue length bounds waiting).
+   */
+  maxQueueWaitMs?: number;
+  /** Clock in ms (default performance.now). */
+  now?: () => number;
 }
 
 /** Throws a RangeError unless `value` is an integer >= `min` or Infinity. */
@@ -68,6 +97,9 @@ interface Waiting {
   unsubscribe: () => void;
 }
 
+/** Weight of a new sample in the recent time per slot. */
+const RTT_ALPHA = 0.1;
+
 /**
  * Counts slots; hands a freed slot straight to the oldest waiter.
  *
@@ -77,34 +109,56 @@ interface Waiting {
  * const release = limiter.tryAcquire() ?? await limiter.acquire(signal);
  * try {
  *   await query();
- * } finally {
- *   release();
+ *   release("ok");
+ * } catch (e) {
+ *   release("dropped");
+ *   throw e;
  * }
  * ```
  */
 export class Limiter {
-  /** Most slots held at once. */
+  /** Most slots held at once: the fixed limit, or the ceiling of an adaptive one. */
   readonly maxConcurrent: number;
   /** Most callers in the queue. */
   readonly maxQueued: number;
+  /** Refusal bound on the estimated wait (ms). */
+  readonly maxQueueWaitMs: number;
+  /** The cap a full queue reports. */
+  readonly cap: QueueCap;
+  /** Slots allowed now. */
+  #limit: number;
   /** Slots held now. */
   #running = 0;
   /** Callers waiting for a slot, oldest first (a Set: leaving is O(1)). */
   #queue = new Set<Waiting>();
+  #algorithm: LimitAlgorithm | undefined;
+  #now: () => number;
+  /** Recent time a slot is held (ms, exponential average); NaN before the first sample. */
+  #rttMs = NaN;
+  #shed = 0;
 
   /** @throws {RangeError} when an option is out of range. */
-  /** The cap a full queue reports. */
-  readonly cap: QueueCap;
-
-  constructor({ maxConcurrent, maxQueued = Infinity, cap = "maxQueuedCalls" }: LimiterOptions) {
-    this.cap = cap;
+  constructor(o: LimiterOptions) {
+    const { maxConcurrent, maxQueued = Infinity, cap = "maxQueuedCalls" } = o;
     checkCount("maxConcurrent", maxConcurrent, 1);
     checkCount("maxQueued", maxQueued, 0);
+    const wait = o.maxQueueWaitMs ?? Infinity;
+    if (!(wait > 0)) throw new RangeError(`maxQueueWaitMs must be > 0, got ${wait}`);
+    this.cap = cap;
     this.maxConcurrent = maxConcurrent;
     this.maxQueued = maxQueued;
+    this.maxQueueWaitMs = wait;
+    this.#algorithm = o.algorithm;
+    this.#limit = Math.min(maxConcurrent, o.algorithm?.limit ?? maxConcurrent);
+    this.#now = o.now ?? (() => performance.now());
   }
 
-  /** Slots held now. */
+  /** Slots allowed now (moves with an adaptive algorithm). */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** Slots held now (may exceed the limit for a while after it was lowered). */
   get running(): number {
     return this.#running;
   }
@@ -114,30 +168,59 @@ export class Limiter {
     return this.#queue.size;
   }
 
-  /** True when {@linkcode acquire} would reject with a CapacityError. */
+  /** Callers refused (queue full or wait too long) since construction. */
+  get shed(): number {
+    return this.#shed;
+  }
+
+  /** Recent time a slot was held, in ms; undefined before any sample. */
+  get rttMs(): number | undefined {
+    return Number.isNaN(this.#rttMs) ? undefined : this.#rttMs;
+  }
+
+  /** True when {@linkcode acquire} would refuse (see {@linkcode refusal}). */
   get full(): boolean {
-    return this.#running >= this.maxConcurrent && this.#queue.size >= this.maxQueued;
+    return this.#refusal() !== undefined;
+  }
+
+  /**
+   * Sets the limit (clamped to 1..maxConcurrent); raising it hands slots to
+   * waiters at once, lowering it takes effect as holders leave.
+   */
+  setLimit(limit: number): void {
+    this.#limit = Math.max(1, Math.min(this.maxConcurrent, Math.floor(limit)));
+    this.#drain();
+  }
+
+  /**
+   * Why a caller arriving now would be refused, or undefined when it would
+   * get a slot or a queue place. A refusal is counted in {@linkcode shed}.
+   */
+  refusal(): CapacityError | undefined {
+    const refused = this.#refusal();
+    if (refused !== undefined) this.#shed++;
+    return refused;
   }
 
   /** Takes a slot if one is free now, without waiting. */
   tryAcquire(): Release | undefined {
-    if (this.#running >= this.maxConcurrent) return undefined;
+    if (this.#running >= this.#limit) return undefined;
     this.#running++;
-    return this.#release();
+    return this.#grant();
   }
 
   /**
    * Takes a slot, waiting in the queue if none is free. Rejects with a
-   * {@linkcode CapacityError} when the queue is full, and with the signal's
-   * reason when it aborts first (the caller then leaves the queue).
+   * {@linkcode CapacityError} when the caller is refused (see
+   * {@linkcode refusal}), and with the signal's reason when it aborts first
+   * (the caller then leaves the queue).
    */
   acquire(signal?: Cancellation): Promise<Release> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const release = this.tryAcquire();
     if (release) return Promise.resolve(release);
-    if (this.#queue.size >= this.maxQueued) {
-      return Promise.reject(new CapacityError(this.cap, this.maxQueued));
-    }
+    const refused = this.refusal();
+    if (refused !== undefined) return Promise.reject(refused);
     const { promise, resolve, reject } = Promise.withResolvers<Release>();
     const onAbort = () => {
       this.#queue.delete(waiting);
@@ -152,20 +235,57 @@ export class Limiter {
     return promise;
   }
 
-  /** A one-shot release for a slot just taken. */
-  #release(): Release {
+  #refusal(): CapacityError | undefined {
+    if (this.#running < this.#limit) return undefined;
+    const queued = this.#queue.size;
+    if (queued >= this.maxQueued) return new CapacityError(this.cap, this.maxQueued);
+    if (this.maxQueueWaitMs !== Infinity && !Number.isNaN(this.#rttMs)) {
+      const waitMs = ((queued + 1) * this.#rttMs) / this.#limit;
+      if (waitMs > this.maxQueueWaitMs) {
+        return new CapacityError(
+          "maxQueueWait",
+          this.maxQueueWaitMs,
+          `estimated wait ${Math.round(waitMs)} ms: ${queued} queued, limit ${this.#limit}`,
+        );
+      }
+    }
+    return undefined;
+  }
+
+  /** A one-shot release for a slot just taken; times the hold for the samples. */
+  #grant(): Release {
+    const startedAt = this.#now();
     let released = false;
-    return () => {
+    return (outcome = "ok") => {
       if (released) return;
       released = true;
-      const next = this.#queue.values().next();
-      if (next.done) {
-        this.#running--;
-        return;
-      }
-      this.#queue.delete(next.value);
-      next.value.unsubscribe();
-      next.value.resolve(this.#release());
+      if (outcome !== "ignored") this.#sample(this.#now() - startedAt, outcome === "dropped");
+      this.#running--;
+      this.#drain();
     };
+  }
+
+  #sample(rttMs: number, dropped: boolean): void {
+    this.#rttMs = Number.isNaN(this.#rttMs)
+      ? rttMs
+      : this.#rttMs + (rttMs - this.#rttMs) * RTT_ALPHA;
+    const algorithm = this.#algorithm;
+    if (algorithm !== undefined) {
+      this.#limit = Math.max(
+        1,
+        Math.min(this.maxConcurrent, algorithm.onSample(rttMs, this.#running, dropped)),
+      );
+    }
+  }
+
+  /** Hands free slots to the oldest waiters. */
+  #drain(): void {
+    while (this.#running < this.#limit && this.#queue.size > 0) {
+      const next = this.#queue.values().next().value!;
+      this.#queue.delete(next);
+      next.unsubscribe();
+      this.#running++;
+      next.resolve(this.#grant());
+    }
   }
 }

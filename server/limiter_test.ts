@@ -123,3 +123,89 @@ Deno.test("options are validated with clear RangeErrors", () => {
   assert.throws(() => new Limiter({ maxConcurrent: 1, maxQueued: NaN }), RangeError);
   assert.equal(new Limiter({ maxConcurrent: Infinity }).maxQueued, Infinity);
 });
+
+// --- adjustable and adaptive limits, shedding --------------------------------------------------
+
+/** A clock the test moves by hand. */
+function manualClock() {
+  const c = { t: 0, now: () => c.t };
+  return c;
+}
+
+Deno.test("raising the limit hands slots to waiters at once (bug: they wait for a release)", async () => {
+  const limiter = new Limiter({ maxConcurrent: 10 });
+  limiter.setLimit(1);
+  const first = limiter.tryAcquire()!;
+  const waiters = [limiter.acquire(), limiter.acquire(), limiter.acquire()];
+  assert.deepEqual([limiter.running, limiter.queued], [1, 3]);
+  limiter.setLimit(3);
+  assert.deepEqual([limiter.running, limiter.queued], [3, 1]);
+  const [a, b] = await Promise.all(waiters.slice(0, 2));
+  limiter.setLimit(100);
+  assert.equal(limiter.limit, 10, "clamped to maxConcurrent");
+  for (const r of [first, a, b, await waiters[2]]) r();
+  assert.deepEqual([limiter.running, limiter.queued], [0, 0]);
+});
+
+Deno.test("lowering the limit takes effect as holders leave (bug: more than the limit run)", async () => {
+  const limiter = new Limiter({ maxConcurrent: 4 });
+  const held = [1, 2, 3, 4].map(() => limiter.tryAcquire()!);
+  const next = limiter.acquire();
+  limiter.setLimit(2);
+  held[0]();
+  held[1]();
+  assert.deepEqual([limiter.running, limiter.queued], [2, 1], "not handed over: 2 still run");
+  held[2]();
+  assert.equal(limiter.running, 2, "handed over at the limit");
+  (await next)();
+  held[3]();
+  assert.deepEqual([limiter.running, limiter.queued], [0, 0]);
+});
+
+Deno.test("holders' times feed the algorithm; ignored outcomes do not (bug: blind limit)", () => {
+  const clock = manualClock();
+  const samples: [number, number, boolean][] = [];
+  const algorithm = {
+    limit: 2,
+    onSample(rtt: number, inflight: number, dropped: boolean) {
+      samples.push([rtt, inflight, dropped]);
+      return this.limit = dropped ? 1 : 3;
+    },
+  };
+  const limiter = new Limiter({ maxConcurrent: 8, algorithm, now: clock.now });
+  assert.equal(limiter.limit, 2);
+  const a = limiter.tryAcquire()!;
+  const b = limiter.tryAcquire()!;
+  clock.t = 5;
+  a("ok");
+  assert.equal(limiter.limit, 3);
+  clock.t = 12;
+  b("dropped");
+  assert.equal(limiter.limit, 1);
+  limiter.tryAcquire()!("ignored");
+  assert.deepEqual(samples, [[5, 2, false], [12, 1, true]]);
+  assert.equal(limiter.rttMs, 5 + (12 - 5) * 0.1);
+});
+
+Deno.test(
+  "a caller whose estimated wait is over maxQueueWaitMs is refused at once (bug: waits to time out)",
+  async () => {
+    const clock = manualClock();
+    const limiter = new Limiter({ maxConcurrent: 1, maxQueueWaitMs: 250, now: clock.now });
+    assert.equal(limiter.refusal(), undefined, "a free slot");
+    const warm = limiter.tryAcquire()!;
+    clock.t = 100;
+    warm(); // one sample: a slot is held about 100 ms
+    const running = limiter.tryAcquire()!;
+    const queued = [limiter.acquire(), limiter.acquire()]; // waits of ~100 and ~200 ms
+    const refused = limiter.refusal();
+    assert.ok(refused instanceof CapacityError);
+    assert.equal(refused.cap, "maxQueueWait");
+    assert.match(refused.message, /estimated wait 300 ms: 2 queued, limit 1/);
+    await assert.rejects(limiter.acquire(), (e) => e instanceof CapacityError);
+    assert.equal(limiter.shed, 2);
+    assert.equal(limiter.queued, 2, "the refused callers never queued");
+    running();
+    for (const q of queued) (await q)();
+  },
+);

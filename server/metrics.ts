@@ -8,6 +8,8 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { registerProcessMetrics } from "../http/process_metrics.ts";
 import { LATENCY_BUCKETS, RpcMetrics } from "../http/rpc_metrics.ts";
+import type { HotKeysView, WindowName } from "./hotkeys/hot_keys.ts";
+import { savedRatio } from "./hotkeys/response.ts";
 
 /** Cumulative totals, as GetStats reports them. */
 export interface Totals {
@@ -23,6 +25,28 @@ export interface InFlight {
   flights: number;
   waiters: number;
 }
+
+/** The read query limiter now (limiter.ts). */
+export interface LimiterGauges {
+  limit: number;
+  running: number;
+  queued: number;
+  /** Recent time per query (ms); undefined before the first. */
+  rttMs: number | undefined;
+}
+
+/** Optional sources of gauges read when scraped. */
+export interface MetricSources {
+  /** The read query limiter. */
+  readonly limiter?: () => LimiterGauges;
+  /** Hot-key views (top 5 by rank). */
+  readonly hotKeys?: (window: WindowName) => HotKeysView;
+}
+
+/** Ranks exported per window: labels stay bounded (never raw channel ids). */
+export const HOT_RANKS = 5;
+/** Window label values. */
+const WINDOWS: Record<WindowName, string> = { short: "10s", long: "5m" };
 
 /** Whether calls of `service`/`method` count as data requests in {@linkcode Totals}. */
 export type CountedPredicate = (service: string, method: string) => boolean;
@@ -45,13 +69,21 @@ export class ServiceMetrics extends RpcMetrics {
   readonly rejected: Counter<"cap">;
   /** Store operation latency in seconds, by operation. */
   readonly querySeconds: Histogram<"op">;
+  /** Queued read queries dropped before Cassandra because every caller left. */
+  readonly dropped: Counter;
+  /** Writes refused by their channel's token bucket. */
+  readonly throttled: Counter;
   #counted: CountedPredicate;
 
   /**
    * @param inFlight reads the coalescer's gauges when scraped.
    * @param counted which RPCs {@linkcode totals} counts as requests (default: all).
    */
-  constructor(inFlight: () => InFlight, counted: CountedPredicate = () => true) {
+  constructor(
+    inFlight: () => InFlight,
+    counted: CountedPredicate = () => true,
+    sources: MetricSources = {},
+  ) {
     const registry = new Registry();
     super(registry);
     this.registry = registry;
@@ -99,6 +131,91 @@ export class ServiceMetrics extends RpcMetrics {
         this.set(inFlight().waiters);
       },
     });
+    this.dropped = new Counter({
+      name: "dataservices_queries_dropped_total",
+      help: "Queued read queries dropped before reaching Cassandra: every caller had left " +
+        "(deadline passed or canceled).",
+      registers,
+    });
+    this.throttled = new Counter({
+      name: "dataservices_writes_throttled_total",
+      help: "CreateMessage calls refused by their channel's token bucket.",
+      registers,
+    });
+    const limiter = sources.limiter;
+    if (limiter) {
+      const gauge = (name: string, help: string, read: (g: LimiterGauges) => number | undefined) =>
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            const v = read(limiter());
+            if (v === undefined) this.reset();
+            else this.set(v);
+          },
+        });
+      gauge("dataservices_query_limit", "Read queries allowed at once now.", (g) => g.limit);
+      gauge("dataservices_queries_running", "Read queries running now.", (g) => g.running);
+      gauge("dataservices_queries_queued", "Read queries waiting for a slot now.", (g) => g.queued);
+      gauge(
+        "dataservices_query_recent_seconds",
+        "Recent time per read query (exponential average), in seconds.",
+        (g) => g.rttMs === undefined ? undefined : g.rttMs / 1000,
+      );
+    }
+    const hot = sources.hotKeys;
+    if (hot) {
+      const labelNames = ["window", "rank"] as const;
+      const byRank = (
+        name: string,
+        help: string,
+        read: (v: HotKeysView, rank: number) => number | undefined,
+      ) =>
+        new Gauge({
+          name,
+          help,
+          labelNames,
+          registers,
+          collect() {
+            this.reset();
+            for (const window of ["short", "long"] as const) {
+              const v = hot(window);
+              for (let rank = 1; rank <= HOT_RANKS; rank++) {
+                const value = read(v, rank);
+                if (value !== undefined) this.set({ window: WINDOWS[window], rank: rank }, value);
+              }
+            }
+          },
+        });
+      byRank(
+        "dataservices_hot_channel_requests",
+        "Requests of the channel at this rank of the window (top-K sketch; the id is in " +
+          "GetHotKeys and /debug/hotkeys, never in a label).",
+        (v, r) => v.channels.top[r - 1]?.count,
+      );
+      byRank(
+        "dataservices_hot_channel_share",
+        "Share of the window's requests taken by the channel at this rank (0..1).",
+        (v, r) => {
+          const t = v.channels.top[r - 1];
+          return t && v.channels.totals.events > 0 ? t.count / v.channels.totals.events : undefined;
+        },
+      );
+      byRank(
+        "dataservices_hot_channel_saved_ratio",
+        "Share of the reads of the channel at this rank answered by coalescing (0..1).",
+        (v, r) => {
+          const t = v.channels.top[r - 1];
+          return t && savedRatio(t.coalesced, t.queries, t.writes);
+        },
+      );
+      byRank(
+        "dataservices_hot_key_requests",
+        "Requests of the coalescing key at this rank of the window.",
+        (v, r) => v.keys.top[r - 1]?.count,
+      );
+    }
   }
 
   /** Sums the counters into the totals GetStats reports. */

@@ -1,7 +1,9 @@
 /**
  * The Connect implementations of `dataservices.v1.MessagesService` and of the
  * original's `messages.MessagesService`. Reads go through the coalescer;
- * writes go straight to the store.
+ * writes pass their channel's token bucket and the write limiter, then go
+ * straight to the store. Every read and write is recorded in the hot-key
+ * telemetry (O(1) per call).
  *
  * `dataservices.v1` requests arrive validated against their proto's rules
  * (ids > 0, limit 0..100, content 1..4,000 characters and not blank, after <
@@ -13,9 +15,10 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
+  GetHotKeysResponseSchema,
   type GetMessageResponse,
   GetMessageResponseSchema,
   type GetMessagesResponse,
@@ -31,7 +34,11 @@ import {
   MessagesService as CompatMessagesService,
   MetricsReplySchema,
 } from "../gen/messages/messages_pb.ts";
+import { RetryInfoSchema } from "../gen/google/rpc/error_details_pb.ts";
 import type { Cancellation } from "../lib/cancellation.ts";
+import type { HotKeys } from "./hotkeys/hot_keys.ts";
+import { HOT_KEYS_LIMIT, hotKeysResponse, windowOf } from "./hotkeys/response.ts";
+import type { WriteBuckets } from "./write_buckets.ts";
 import { cancellationOf } from "../http/fast/context.ts";
 import { CapacityError, type Limiter } from "./limiter.ts";
 import type { QueryTracer } from "./tracing.ts";
@@ -68,6 +75,21 @@ export interface ServiceDeps {
   writes?: Limiter;
   /** Wraps store operations in trace spans (only when tracing is on). */
   traceQuery?: QueryTracer;
+  /** Per-channel token buckets of writes; none when undefined. */
+  writeBuckets?: WriteBuckets;
+  /** Hot-key telemetry; none when undefined (GetHotKeys then answers capacity 0). */
+  hot?: HotKeys;
+  /** The read query limiter and the coalescer's drop count, for GetStats. */
+  admission?: () => AdmissionStats;
+}
+
+/** What GetStats reports of admission to Cassandra. */
+export interface AdmissionStats {
+  queryLimit: number;
+  runningQueries: number;
+  queuedQueries: number;
+  shedQueries: number;
+  droppedQueries: number;
 }
 
 /** Runs one store operation, counting it as a query, timing it, and tracing it when on. */
@@ -127,6 +149,43 @@ async function admitWrite(
   }
 }
 
+/**
+ * A read through the coalescer, recorded in the hot-key telemetry: the
+ * request, its query (if it is the one that runs it) and its failure.
+ */
+async function coalescedRead<T>(
+  deps: ServiceDeps,
+  channelId: bigint,
+  key: string,
+  op: string,
+  load: () => Promise<T>,
+  cancel: Cancellation | undefined,
+): Promise<T> {
+  const hot = deps.hot;
+  if (hot === undefined) return deps.coalesce(key, () => query(deps, op, load), cancel);
+  hot.read(channelId, key);
+  try {
+    return await deps.coalesce(key, () => {
+      hot.queried(channelId, key);
+      return query(deps, op, load);
+    }, cancel);
+  } catch (err) {
+    hot.failed(channelId, key);
+    throw err;
+  }
+}
+
+/** RESOURCE_EXHAUSTED for a write over its channel's rate, with a RetryInfo delay. */
+function throttledError(channelId: bigint, retryMs: number, b: WriteBuckets): ConnectError {
+  return new ConnectError(
+    `channel ${channelId} is writing faster than ${b.ratePerSec}/s (burst ${b.burst}): ` +
+      `retry in ${retryMs} ms`,
+    Code.ResourceExhausted,
+    { "retry-after": String(Math.ceil(retryMs / 1000)) },
+    [{ desc: RetryInfoSchema, value: { retryDelay: durationFromMs(retryMs) } }],
+  );
+}
+
 /** Reads one message through the coalescer; NOT_FOUND when absent. */
 async function readOne(
   deps: ServiceDeps,
@@ -134,9 +193,12 @@ async function readOne(
   messageId: bigint,
   cancel: Cancellation | undefined,
 ): Promise<StoredMessage> {
-  const value = await deps.coalesce(
+  const value = await coalescedRead(
+    deps,
+    channelId,
     `msg:${channelId}:${messageId}`,
-    () => query(deps, "get_message", () => deps.store.getMessage(channelId, messageId)),
+    "get_message",
+    () => deps.store.getMessage(channelId, messageId),
     cancel,
   );
   if (!value) {
@@ -160,9 +222,12 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
   return {
     async getMessages(req, ctx) {
       const q = historyQuery(req);
-      const rows = await deps.coalesce(
+      const rows = await coalescedRead(
+        deps,
+        q.channelId,
         `hist:${q.channelId}:${q.before}:${q.after}:${q.limit}`,
-        () => query(deps, "get_messages", () => deps.store.getMessages(q)),
+        "get_messages",
+        () => deps.store.getMessages(q),
         cancellationOf(ctx),
       );
       return getMessagesResponse(rows);
@@ -176,16 +241,30 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
 
     async createMessage(req, ctx) {
       // ids and content are checked by the proto's rules (http/validation.ts) before this runs.
-      const release = await admitWrite(deps.writes, cancellationOf(ctx));
+      const { channelId } = req;
+      const { hot, writeBuckets } = deps;
+      hot?.write(channelId);
+      const retryMs = writeBuckets?.take(channelId) ?? 0;
+      if (retryMs > 0) {
+        hot?.failed(channelId);
+        deps.metrics.throttled.inc();
+        throw throttledError(channelId, retryMs, writeBuckets!);
+      }
+      let release: () => void = () => {};
       try {
+        release = await admitWrite(deps.writes, cancellationOf(ctx));
         const m: StoredMessage = {
-          channelId: req.channelId,
+          channelId,
           authorId: req.authorId,
           content: req.content,
           messageId: deps.ids.next(),
         };
+        hot?.queried(channelId);
         await query(deps, "create_message", () => deps.store.createMessage(m));
         return { message: toProto(m) };
+      } catch (err) {
+        hot?.failed(channelId);
+        throw err;
       } finally {
         release();
       }
@@ -194,6 +273,7 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
     async getStats() {
       const t = await deps.metrics.totals();
       const f = deps.inFlight();
+      const a = deps.admission?.();
       return create(GetStatsResponseSchema, {
         instance: deps.instance,
         startedAt: timestampFromMs(deps.startedAt.getTime()),
@@ -204,6 +284,28 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
         rejected: BigInt(t.rejected),
         inFlightQueries: BigInt(f.flights),
         inFlightWaiters: BigInt(f.waiters),
+        ...(a && {
+          queryLimit: a.queryLimit,
+          runningQueries: BigInt(a.runningQueries),
+          queuedQueries: BigInt(a.queuedQueries),
+          shedQueries: BigInt(a.shedQueries),
+          droppedQueries: BigInt(a.droppedQueries),
+        }),
+        throttledWrites: BigInt(deps.writeBuckets?.throttled ?? 0),
+      });
+    },
+
+    getHotKeys(req) {
+      // window and limit (0..64) are checked by the proto's rules before this runs.
+      const limit = req.limit === 0 ? HOT_KEYS_LIMIT.default : req.limit;
+      const window = windowOf(req.window);
+      const hot = deps.hot;
+      if (hot === undefined) {
+        return create(GetHotKeysResponseSchema, { instance: deps.instance, window: req.window });
+      }
+      return hotKeysResponse(hot.view(window, limit), {
+        instance: deps.instance,
+        capacity: hot.channels.capacity,
       });
     },
   };
@@ -232,5 +334,6 @@ export function compatMessagesService(
 /** Methods whose calls are not counted as data requests (they read the counters). */
 export const UNCOUNTED_METHODS: ReadonlySet<string> = new Set([
   MessagesService.method.getStats.name,
+  MessagesService.method.getHotKeys.name,
   CompatMessagesService.method.getAndResetMetrics.name,
 ]);

@@ -3,7 +3,7 @@
  * page calls the instances over gRPC-web through the same routing transport
  * as Deno, reads and pages a channel, posts a message, fires an announcement
  * storm of 500 reads, and shows numbers that must equal the servers' GetStats
- * deltas. A second test loads the page from another origin next to instances
+ * deltas; the hot-keys panel then names the stormed channel first. A second test loads the page from another origin next to instances
  * that are down, refuse the origin (CORS) or have no Cassandra.
  *
  * Needs Debian's chromium (`apt-get install -y chromium`) and a running
@@ -206,6 +206,31 @@ Deno.test({
           console.log(
             `storm: ${requests} requests, ${queries} queries, ${requests - queries} saved; ` +
               `p50 ${shown.p50} ms, p99 ${shown.p99} ms, max ${shown.max} ms`,
+          );
+        },
+      );
+
+      await t.step(
+        "the hot-keys panel names the stormed channel first, on its owner, with its saved ratio",
+        async () => {
+          const owner = targets[route(channel, targets.length)];
+          const first = `#hotkeys tbody tr[data-rank="1"][data-channel="${channel}"]`;
+          // Within one window (10 s): the panel polls every instance's GetHotKeys once a second.
+          await page.waitForSelector(first, { timeout: 10_000 });
+          const row = page.locator(first);
+          assert.match(await row.locator("[data-field=instance]").innerText(), new RegExp(owner));
+          const requests = Number(
+            await row.locator("[data-field=requests]").getAttribute("data-value"),
+          );
+          assert.ok(requests >= 500, `the storm's channel shows ${requests} requests`);
+          const saved = Number(await row.locator("[data-field=saved]").getAttribute("data-value"));
+          assert.ok(saved > 0.5, `saved ratio ${saved}`);
+          // The same channel is first in its owner's own answer.
+          const direct = await fleet.clients[targets.indexOf(owner)].getHotKeys({});
+          assert.equal(direct.channels[0].channelId, channel);
+          assert.equal(
+            await page.locator("#hotkeys-summary").getAttribute("data-value"),
+            String(channel),
           );
         },
       );

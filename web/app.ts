@@ -7,7 +7,7 @@
  * This file wires the panels; each holds its own state and gets what it
  * shares explicitly: `fleet.ts` (connections, mode, explanations),
  * `errors_panel.ts`, `history_panel.ts` (read, page, post), `storm_panel.ts`,
- * `live_panel.ts`. Their arithmetic is in `stats.ts` (tested in Deno).
+ * `live_panel.ts`, `hotkeys_panel.ts`. Their arithmetic is in `stats.ts` (tested in Deno).
  *
  * Build: `deno task web:build` (`web/build.ts`) -> `web/dist/app.js`.
  * The gateway serves `web/index.html` at `/`, this bundle at `/app.js` and the
@@ -22,6 +22,7 @@ import { $, show } from "./dom.ts";
 import { ErrorPanel } from "./errors_panel.ts";
 import { Fleet, type Mode } from "./fleet.ts";
 import { HistoryPanel } from "./history_panel.ts";
+import { HotKeysPanel } from "./hotkeys_panel.ts";
 import { LivePanel } from "./live_panel.ts";
 import { type PageConfig, resolveConfig } from "./page_config.ts";
 import { StormPanel } from "./storm_panel.ts";
@@ -98,6 +99,7 @@ async function main() {
   });
 
   live.start();
+  new HotKeysPanel(fleet, errors).start();
   document.body.dataset.ready = "true";
   history.read(false);
 }

@@ -149,8 +149,19 @@ export class FastContext<R = unknown> implements HandlerContext {
 
 /**
  * What a wait on behalf of the caller of `ctx` should follow: for fast-path
- * calls its {@linkcode CallSignal} (no AbortSignal is made), otherwise `ctx.signal`.
+ * calls its {@linkcode CallSignal} (no AbortSignal is made). On the
+ * connect-es path, `ctx.signal` when the caller set no deadline, else a
+ * CallSignal with that deadline that follows `ctx.signal`: its `aborted`
+ * reads the clock, so a deadline that passed is seen even before its timer
+ * fires (the coalescer relies on it to never start a query for nobody).
  */
 export function cancellationOf(ctx: HandlerContext): Cancellation {
-  return ctx instanceof FastContext ? ctx.cancellation : ctx.signal;
+  if (ctx instanceof FastContext) return ctx.cancellation;
+  const signal = ctx.signal;
+  const timeoutMs = ctx.timeoutMs();
+  if (timeoutMs === undefined) return signal;
+  return new CallSignal(timeoutMs, (abort) => {
+    if (signal.aborted) abort(signal.reason);
+    else signal.addEventListener("abort", () => abort(signal.reason), { once: true });
+  });
 }

@@ -174,6 +174,26 @@ Deno.test("cancellationOf: the CallSignal of a fast context, the signal of any o
   const made = countControllers(() => assert.equal(cancellationOf(ctx), ctx.cancellation));
   assert.equal(made, 0);
   const signal = new AbortController().signal;
-  const other = { signal } as HandlerContext;
+  const other = { signal, timeoutMs: () => undefined } as HandlerContext;
   assert.equal(cancellationOf(other), signal);
+});
+
+Deno.test("cancellationOf: with a deadline, a CallSignal that follows the context's signal", () => {
+  const controller = new AbortController();
+  const other = { signal: controller.signal, timeoutMs: () => 60_000 } as HandlerContext;
+  const c = cancellationOf(other);
+  assert.notEqual(c, controller.signal);
+  assert.equal(c.aborted, false);
+  // Like the fast path's, it follows the context's signal once someone listens.
+  let heard = 0;
+  c.addEventListener("abort", () => heard++);
+  controller.abort(new ConnectError("hung up", Code.Canceled));
+  assert.equal(heard, 1);
+  assert.equal(c.aborted, true);
+  assert.equal((c.reason as ConnectError).code, Code.Canceled);
+  // A deadline already passed is seen at once, before any timer runs.
+  const late = cancellationOf(
+    { signal: new AbortController().signal, timeoutMs: () => -1 } as HandlerContext,
+  );
+  assert.equal(late.aborted, true);
 });

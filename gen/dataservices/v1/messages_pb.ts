@@ -2,8 +2,8 @@
 // @generated from file dataservices/v1/messages.proto (package dataservices.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -13,7 +13,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file dataservices/v1/messages.proto.
  */
 export const file_dataservices_v1_messages: GenFile = /*@__PURE__*/
-  fileDesc("Ch5kYXRhc2VydmljZXMvdjEvbWVzc2FnZXMucHJvdG8SD2RhdGFzZXJ2aWNlcy52MSKFAQoHTWVzc2FnZRISCgpjaGFubmVsX2lkGAEgASgDEhIKCm1lc3NhZ2VfaWQYAiABKAMSEQoJYXV0aG9yX2lkGAMgASgDEg8KB2NvbnRlbnQYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKEkdldE1lc3NhZ2VzUmVxdWVzdBIbCgpjaGFubmVsX2lkGAEgASgDQge6SAQiAiAAEhcKBmJlZm9yZRgCIAEoA0IHukgEIgIoABIWCgVhZnRlchgDIAEoA0IHukgEIgIoABIYCgVsaW1pdBgEIAEoBUIJukgGGgQYZCgAOosBukiHARqEAQoMYWZ0ZXJfYmVmb3JlEjNhZnRlciBtdXN0IGJlIHNtYWxsZXIgdGhhbiBiZWZvcmUgd2hlbiBib3RoIGFyZSBzZXQaP3RoaXMuYmVmb3JlID09IDAgfHwgdGhpcy5hZnRlciA9PSAwIHx8IHRoaXMuYWZ0ZXIgPCB0aGlzLmJlZm9yZSJBChNHZXRNZXNzYWdlc1Jlc3BvbnNlEioKCG1lc3NhZ2VzGAEgAygLMhguZGF0YXNlcnZpY2VzLnYxLk1lc3NhZ2UiTQoRR2V0TWVzc2FnZVJlcXVlc3QSGwoKY2hhbm5lbF9pZBgBIAEoA0IHukgEIgIgABIbCgptZXNzYWdlX2lkGAIgASgDQge6SAQiAiAAIj8KEkdldE1lc3NhZ2VSZXNwb25zZRIpCgdtZXNzYWdlGAEgASgLMhguZGF0YXNlcnZpY2VzLnYxLk1lc3NhZ2Ui3QEKFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EhsKCmNoYW5uZWxfaWQYASABKANCB7pIBCICIAASGgoJYXV0aG9yX2lkGAIgASgDQge6SAQiAiAAEosBCgdjb250ZW50GAMgASgJQnq6SHe6AW0KEWNvbnRlbnRfbm90X2JsYW5rEiNtdXN0IG5vdCBiZSBibGFuayAob25seSB3aGl0ZXNwYWNlKRozdGhpcyA9PSAnJyB8fCB0aGlzLm1hdGNoZXMocidbXlxzXHZccHtafVx4e0ZFRkZ9XScpcgUQARigHyJCChVDcmVhdGVNZXNzYWdlUmVzcG9uc2USKQoHbWVzc2FnZRgBIAEoCzIYLmRhdGFzZXJ2aWNlcy52MS5NZXNzYWdlIhEKD0dldFN0YXRzUmVxdWVzdCLiAQoQR2V0U3RhdHNSZXNwb25zZRIQCghpbnN0YW5jZRgBIAEoCRIuCgpzdGFydGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXF1ZXN0cxgDIAEoAxIPCgdxdWVyaWVzGAQgASgDEhEKCWNvYWxlc2NlZBgFIAEoAxIOCgZlcnJvcnMYBiABKAMSEAoIcmVqZWN0ZWQYByABKAMSGQoRaW5fZmxpZ2h0X3F1ZXJpZXMYCCABKAMSGQoRaW5fZmxpZ2h0X3dhaXRlcnMYCSABKAMyggMKD01lc3NhZ2VzU2VydmljZRJdCgtHZXRNZXNzYWdlcxIjLmRhdGFzZXJ2aWNlcy52MS5HZXRNZXNzYWdlc1JlcXVlc3QaJC5kYXRhc2VydmljZXMudjEuR2V0TWVzc2FnZXNSZXNwb25zZSIDkAIBEloKCkdldE1lc3NhZ2USIi5kYXRhc2VydmljZXMudjEuR2V0TWVzc2FnZVJlcXVlc3QaIy5kYXRhc2VydmljZXMudjEuR2V0TWVzc2FnZVJlc3BvbnNlIgOQAgESXgoNQ3JlYXRlTWVzc2FnZRIlLmRhdGFzZXJ2aWNlcy52MS5DcmVhdGVNZXNzYWdlUmVxdWVzdBomLmRhdGFzZXJ2aWNlcy52MS5DcmVhdGVNZXNzYWdlUmVzcG9uc2USVAoIR2V0U3RhdHMSIC5kYXRhc2VydmljZXMudjEuR2V0U3RhdHNSZXF1ZXN0GiEuZGF0YXNlcnZpY2VzLnYxLkdldFN0YXRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("Ch5kYXRhc2VydmljZXMvdjEvbWVzc2FnZXMucHJvdG8SD2RhdGFzZXJ2aWNlcy52MSKFAQoHTWVzc2FnZRISCgpjaGFubmVsX2lkGAEgASgDEhIKCm1lc3NhZ2VfaWQYAiABKAMSEQoJYXV0aG9yX2lkGAMgASgDEg8KB2NvbnRlbnQYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKEkdldE1lc3NhZ2VzUmVxdWVzdBIbCgpjaGFubmVsX2lkGAEgASgDQge6SAQiAiAAEhcKBmJlZm9yZRgCIAEoA0IHukgEIgIoABIWCgVhZnRlchgDIAEoA0IHukgEIgIoABIYCgVsaW1pdBgEIAEoBUIJukgGGgQYZCgAOosBukiHARqEAQoMYWZ0ZXJfYmVmb3JlEjNhZnRlciBtdXN0IGJlIHNtYWxsZXIgdGhhbiBiZWZvcmUgd2hlbiBib3RoIGFyZSBzZXQaP3RoaXMuYmVmb3JlID09IDAgfHwgdGhpcy5hZnRlciA9PSAwIHx8IHRoaXMuYWZ0ZXIgPCB0aGlzLmJlZm9yZSJBChNHZXRNZXNzYWdlc1Jlc3BvbnNlEioKCG1lc3NhZ2VzGAEgAygLMhguZGF0YXNlcnZpY2VzLnYxLk1lc3NhZ2UiTQoRR2V0TWVzc2FnZVJlcXVlc3QSGwoKY2hhbm5lbF9pZBgBIAEoA0IHukgEIgIgABIbCgptZXNzYWdlX2lkGAIgASgDQge6SAQiAiAAIj8KEkdldE1lc3NhZ2VSZXNwb25zZRIpCgdtZXNzYWdlGAEgASgLMhguZGF0YXNlcnZpY2VzLnYxLk1lc3NhZ2Ui3QEKFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EhsKCmNoYW5uZWxfaWQYASABKANCB7pIBCICIAASGgoJYXV0aG9yX2lkGAIgASgDQge6SAQiAiAAEosBCgdjb250ZW50GAMgASgJQnq6SHe6AW0KEWNvbnRlbnRfbm90X2JsYW5rEiNtdXN0IG5vdCBiZSBibGFuayAob25seSB3aGl0ZXNwYWNlKRozdGhpcyA9PSAnJyB8fCB0aGlzLm1hdGNoZXMocidbXlxzXHZccHtafVx4e0ZFRkZ9XScpcgUQARigHyJCChVDcmVhdGVNZXNzYWdlUmVzcG9uc2USKQoHbWVzc2FnZRgBIAEoCzIYLmRhdGFzZXJ2aWNlcy52MS5NZXNzYWdlIhEKD0dldFN0YXRzUmVxdWVzdCLxAgoQR2V0U3RhdHNSZXNwb25zZRIQCghpbnN0YW5jZRgBIAEoCRIuCgpzdGFydGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXF1ZXN0cxgDIAEoAxIPCgdxdWVyaWVzGAQgASgDEhEKCWNvYWxlc2NlZBgFIAEoAxIOCgZlcnJvcnMYBiABKAMSEAoIcmVqZWN0ZWQYByABKAMSGQoRaW5fZmxpZ2h0X3F1ZXJpZXMYCCABKAMSGQoRaW5fZmxpZ2h0X3dhaXRlcnMYCSABKAMSEwoLcXVlcnlfbGltaXQYCiABKAUSFwoPcnVubmluZ19xdWVyaWVzGAsgASgDEhYKDnF1ZXVlZF9xdWVyaWVzGAwgASgDEhQKDHNoZWRfcXVlcmllcxgNIAEoAxIXCg9kcm9wcGVkX3F1ZXJpZXMYDiABKAMSGAoQdGhyb3R0bGVkX3dyaXRlcxgPIAEoAyJnChFHZXRIb3RLZXlzUmVxdWVzdBI4CgZ3aW5kb3cYASABKA4yHi5kYXRhc2VydmljZXMudjEuSG90S2V5c1dpbmRvd0IIukgFggECEAESGAoFbGltaXQYAiABKAVCCbpIBhoEGEAoACKQAQoLSG90S2V5U3RhdHMSEAoIcmVxdWVzdHMYASABKAMSFgoOcmVxdWVzdHNfZXJyb3IYAiABKAMSDwoHcXVlcmllcxgDIAEoAxIRCgljb2FsZXNjZWQYBCABKAMSDgoGZXJyb3JzGAUgASgDEg4KBndyaXRlcxgGIAEoAxITCgtzYXZlZF9yYXRpbxgHIAEoASJfCgpIb3RDaGFubmVsEhIKCmNoYW5uZWxfaWQYASABKAMSKwoFc3RhdHMYAiABKAsyHC5kYXRhc2VydmljZXMudjEuSG90S2V5U3RhdHMSEAoIaW5zdGFuY2UYAyABKAkicgoQSG90Q29hbGVzY2luZ0tleRILCgNrZXkYASABKAkSEgoKY2hhbm5lbF9pZBgCIAEoAxIrCgVzdGF0cxgDIAEoCzIcLmRhdGFzZXJ2aWNlcy52MS5Ib3RLZXlTdGF0cxIQCghpbnN0YW5jZRgEIAEoCSLRAgoSR2V0SG90S2V5c1Jlc3BvbnNlEhAKCGluc3RhbmNlGAEgASgJEi4KBndpbmRvdxgCIAEoDjIeLmRhdGFzZXJ2aWNlcy52MS5Ib3RLZXlzV2luZG93Eg8KB3NwYW5fbXMYAyABKAMSEAoIY2FwYWNpdHkYBCABKAUSLAoGdG90YWxzGAUgASgLMhwuZGF0YXNlcnZpY2VzLnYxLkhvdEtleVN0YXRzEi0KCGNoYW5uZWxzGAYgAygLMhsuZGF0YXNlcnZpY2VzLnYxLkhvdENoYW5uZWwSGgoSY2hhbm5lbHNfbWF4X2Vycm9yGAcgASgDEi8KBGtleXMYCCADKAsyIS5kYXRhc2VydmljZXMudjEuSG90Q29hbGVzY2luZ0tleRIWCg5rZXlzX21heF9lcnJvchgJIAEoAxIUCgxrZXlfcmVxdWVzdHMYCiABKAMqZQoNSG90S2V5c1dpbmRvdxIfChtIT1RfS0VZU19XSU5ET1dfVU5TUEVDSUZJRUQQABIZChVIT1RfS0VZU19XSU5ET1dfU0hPUlQQARIYChRIT1RfS0VZU19XSU5ET1dfTE9ORxACMt4DCg9NZXNzYWdlc1NlcnZpY2USXQoLR2V0TWVzc2FnZXMSIy5kYXRhc2VydmljZXMudjEuR2V0TWVzc2FnZXNSZXF1ZXN0GiQuZGF0YXNlcnZpY2VzLnYxLkdldE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJaCgpHZXRNZXNzYWdlEiIuZGF0YXNlcnZpY2VzLnYxLkdldE1lc3NhZ2VSZXF1ZXN0GiMuZGF0YXNlcnZpY2VzLnYxLkdldE1lc3NhZ2VSZXNwb25zZSIDkAIBEl4KDUNyZWF0ZU1lc3NhZ2USJS5kYXRhc2VydmljZXMudjEuQ3JlYXRlTWVzc2FnZVJlcXVlc3QaJi5kYXRhc2VydmljZXMudjEuQ3JlYXRlTWVzc2FnZVJlc3BvbnNlElQKCEdldFN0YXRzEiAuZGF0YXNlcnZpY2VzLnYxLkdldFN0YXRzUmVxdWVzdBohLmRhdGFzZXJ2aWNlcy52MS5HZXRTdGF0c1Jlc3BvbnNlIgOQAgESWgoKR2V0SG90S2V5cxIiLmRhdGFzZXJ2aWNlcy52MS5HZXRIb3RLZXlzUmVxdWVzdBojLmRhdGFzZXJ2aWNlcy52MS5HZXRIb3RLZXlzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * Message is one stored chat message.
@@ -320,6 +320,51 @@ export type GetStatsResponse = Message$1<"dataservices.v1.GetStatsResponse"> & {
    * @generated from field: int64 in_flight_waiters = 9;
    */
   inFlightWaiters: bigint;
+
+  /**
+   * Read queries allowed to run against Cassandra at once now: adaptive
+   * (between --min-concurrent-queries and --max-concurrent-queries) or fixed.
+   *
+   * @generated from field: int32 query_limit = 10;
+   */
+  queryLimit: number;
+
+  /**
+   * Read queries running against Cassandra now.
+   *
+   * @generated from field: int64 running_queries = 11;
+   */
+  runningQueries: bigint;
+
+  /**
+   * Read queries waiting for a slot now.
+   *
+   * @generated from field: int64 queued_queries = 12;
+   */
+  queuedQueries: bigint;
+
+  /**
+   * Reads refused at once because the query queue was full or its estimated
+   * wait was over --max-queue-wait-ms (counted in rejected too).
+   *
+   * @generated from field: int64 shed_queries = 13;
+   */
+  shedQueries: bigint;
+
+  /**
+   * Queued read queries dropped before reaching Cassandra because every
+   * caller had left (deadline passed or canceled).
+   *
+   * @generated from field: int64 dropped_queries = 14;
+   */
+  droppedQueries: bigint;
+
+  /**
+   * Writes refused by a channel's token bucket (--channel-write-rate).
+   *
+   * @generated from field: int64 throttled_writes = 15;
+   */
+  throttledWrites: bigint;
 };
 
 /**
@@ -328,6 +373,298 @@ export type GetStatsResponse = Message$1<"dataservices.v1.GetStatsResponse"> & {
  */
 export const GetStatsResponseSchema: GenMessage<GetStatsResponse> = /*@__PURE__*/
   messageDesc(file_dataservices_v1_messages, 8);
+
+/**
+ * GetHotKeysRequest selects the window and the length of the lists.
+ *
+ * @generated from message dataservices.v1.GetHotKeysRequest
+ */
+export type GetHotKeysRequest = Message$1<"dataservices.v1.GetHotKeysRequest"> & {
+  /**
+   * The window; unspecified means the short one.
+   *
+   * @generated from field: dataservices.v1.HotKeysWindow window = 1;
+   */
+  window: HotKeysWindow;
+
+  /**
+   * Channels and keys to list, 0..64; 0 means 10.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message dataservices.v1.GetHotKeysRequest.
+ * Use `create(GetHotKeysRequestSchema)` to create a new message.
+ */
+export const GetHotKeysRequestSchema: GenMessage<GetHotKeysRequest> = /*@__PURE__*/
+  messageDesc(file_dataservices_v1_messages, 9);
+
+/**
+ * HotKeyStats counts one channel's or coalescing key's traffic in a window.
+ *
+ * @generated from message dataservices.v1.HotKeyStats
+ */
+export type HotKeyStats = Message$1<"dataservices.v1.HotKeyStats"> & {
+  /**
+   * Requests (reads and writes). For a listed key, an upper bound: the true
+   * count lies in [requests - requests_error, requests]. Exact in totals.
+   *
+   * @generated from field: int64 requests = 1;
+   */
+  requests: bigint;
+
+  /**
+   * Bound on the overestimate of requests (0 in totals).
+   *
+   * @generated from field: int64 requests_error = 2;
+   */
+  requestsError: bigint;
+
+  /**
+   * Cassandra queries (reads and writes that reached it).
+   *
+   * @generated from field: int64 queries = 3;
+   */
+  queries: bigint;
+
+  /**
+   * Reads answered by joining a query already in flight.
+   *
+   * @generated from field: int64 coalesced = 4;
+   */
+  coalesced: bigint;
+
+  /**
+   * Requests that failed (Cassandra errors, timeouts, shed or throttled).
+   *
+   * @generated from field: int64 errors = 5;
+   */
+  errors: bigint;
+
+  /**
+   * Writes that reached Cassandra (also counted in queries).
+   *
+   * @generated from field: int64 writes = 6;
+   */
+  writes: bigint;
+
+  /**
+   * Share of reads answered without a query of their own:
+   * coalesced / (coalesced + queries - writes); 0 without reads.
+   *
+   * @generated from field: double saved_ratio = 7;
+   */
+  savedRatio: number;
+};
+
+/**
+ * Describes the message dataservices.v1.HotKeyStats.
+ * Use `create(HotKeyStatsSchema)` to create a new message.
+ */
+export const HotKeyStatsSchema: GenMessage<HotKeyStats> = /*@__PURE__*/
+  messageDesc(file_dataservices_v1_messages, 10);
+
+/**
+ * HotChannel is one channel (routing key) of a GetHotKeys answer.
+ *
+ * @generated from message dataservices.v1.HotChannel
+ */
+export type HotChannel = Message$1<"dataservices.v1.HotChannel"> & {
+  /**
+   * The channel.
+   *
+   * @generated from field: int64 channel_id = 1;
+   */
+  channelId: bigint;
+
+  /**
+   * Its traffic in the window. For a listed channel, queries, coalesced,
+   * errors and writes count from when the sketch started tracking it in each
+   * slice: lower bounds, exact for a channel that stayed hot.
+   *
+   * @generated from field: dataservices.v1.HotKeyStats stats = 2;
+   */
+  stats?: HotKeyStats | undefined;
+
+  /**
+   * The instance that answered for it (set in merged views).
+   *
+   * @generated from field: string instance = 3;
+   */
+  instance: string;
+};
+
+/**
+ * Describes the message dataservices.v1.HotChannel.
+ * Use `create(HotChannelSchema)` to create a new message.
+ */
+export const HotChannelSchema: GenMessage<HotChannel> = /*@__PURE__*/
+  messageDesc(file_dataservices_v1_messages, 11);
+
+/**
+ * HotCoalescingKey is one coalescing key (a normalized read) of a GetHotKeys answer.
+ *
+ * @generated from message dataservices.v1.HotCoalescingKey
+ */
+export type HotCoalescingKey = Message$1<"dataservices.v1.HotCoalescingKey"> & {
+  /**
+   * The key: "msg:CHANNEL:MESSAGE" (GetMessage) or
+   * "hist:CHANNEL:BEFORE:AFTER:LIMIT" (GetMessages).
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Its channel.
+   *
+   * @generated from field: int64 channel_id = 2;
+   */
+  channelId: bigint;
+
+  /**
+   * Its traffic in the window (as HotChannel.stats).
+   *
+   * @generated from field: dataservices.v1.HotKeyStats stats = 3;
+   */
+  stats?: HotKeyStats | undefined;
+
+  /**
+   * The instance that answered for it (set in merged views).
+   *
+   * @generated from field: string instance = 4;
+   */
+  instance: string;
+};
+
+/**
+ * Describes the message dataservices.v1.HotCoalescingKey.
+ * Use `create(HotCoalescingKeySchema)` to create a new message.
+ */
+export const HotCoalescingKeySchema: GenMessage<HotCoalescingKey> = /*@__PURE__*/
+  messageDesc(file_dataservices_v1_messages, 12);
+
+/**
+ * GetHotKeysResponse lists the hottest channels and coalescing keys of a window.
+ *
+ * @generated from message dataservices.v1.GetHotKeysResponse
+ */
+export type GetHotKeysResponse = Message$1<"dataservices.v1.GetHotKeysResponse"> & {
+  /**
+   * The instance (as GetStatsResponse.instance), or "merged: N instances".
+   *
+   * @generated from field: string instance = 1;
+   */
+  instance: string;
+
+  /**
+   * The window.
+   *
+   * @generated from field: dataservices.v1.HotKeysWindow window = 2;
+   */
+  window: HotKeysWindow;
+
+  /**
+   * Milliseconds the window covers (its nominal length up to one slice more).
+   *
+   * @generated from field: int64 span_ms = 3;
+   */
+  spanMs: bigint;
+
+  /**
+   * Counters per sketch: the most channels (and keys) tracked at once.
+   *
+   * @generated from field: int32 capacity = 4;
+   */
+  capacity: number;
+
+  /**
+   * Exact totals of the window over every channel.
+   *
+   * @generated from field: dataservices.v1.HotKeyStats totals = 5;
+   */
+  totals?: HotKeyStats | undefined;
+
+  /**
+   * Channels by requests, most first.
+   *
+   * @generated from field: repeated dataservices.v1.HotChannel channels = 6;
+   */
+  channels: HotChannel[];
+
+  /**
+   * Bound on any listed channel's requests_error (at most about
+   * totals.requests / capacity).
+   *
+   * @generated from field: int64 channels_max_error = 7;
+   */
+  channelsMaxError: bigint;
+
+  /**
+   * Coalescing keys by requests, most first.
+   *
+   * @generated from field: repeated dataservices.v1.HotCoalescingKey keys = 8;
+   */
+  keys: HotCoalescingKey[];
+
+  /**
+   * Bound on any listed key's requests_error.
+   *
+   * @generated from field: int64 keys_max_error = 9;
+   */
+  keysMaxError: bigint;
+
+  /**
+   * Read requests in the window over every coalescing key (exact).
+   *
+   * @generated from field: int64 key_requests = 10;
+   */
+  keyRequests: bigint;
+};
+
+/**
+ * Describes the message dataservices.v1.GetHotKeysResponse.
+ * Use `create(GetHotKeysResponseSchema)` to create a new message.
+ */
+export const GetHotKeysResponseSchema: GenMessage<GetHotKeysResponse> = /*@__PURE__*/
+  messageDesc(file_dataservices_v1_messages, 13);
+
+/**
+ * HotKeysWindow selects the sliding window of GetHotKeys.
+ *
+ * @generated from enum dataservices.v1.HotKeysWindow
+ */
+export enum HotKeysWindow {
+  /**
+   * The short window.
+   *
+   * @generated from enum value: HOT_KEYS_WINDOW_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * About the last 10 seconds (5 slices of 2 s, plus the current one).
+   *
+   * @generated from enum value: HOT_KEYS_WINDOW_SHORT = 1;
+   */
+  SHORT = 1,
+
+  /**
+   * About the last 5 minutes (30 slices of 10 s, plus the newest ones).
+   *
+   * @generated from enum value: HOT_KEYS_WINDOW_LONG = 2;
+   */
+  LONG = 2,
+}
+
+/**
+ * Describes the enum dataservices.v1.HotKeysWindow.
+ */
+export const HotKeysWindowSchema: GenEnum<HotKeysWindow> = /*@__PURE__*/
+  enumDesc(file_dataservices_v1_messages, 0);
 
 /**
  * MessagesService reads and writes channel messages stored in Cassandra.
@@ -380,6 +717,20 @@ export const MessagesService: GenService<{
     methodKind: "unary";
     input: typeof GetStatsRequestSchema;
     output: typeof GetStatsResponseSchema;
+  },
+  /**
+   * GetHotKeys returns this instance's hottest channels and coalescing keys
+   * over a sliding window (about the last 10 s or 5 min), from a top-K sketch
+   * of bounded memory (space-saving): counts of listed keys are upper bounds
+   * within a stated error. Merge the answers of every instance for a fleet
+   * view (router/hot_keys.ts).
+   *
+   * @generated from rpc dataservices.v1.MessagesService.GetHotKeys
+   */
+  getHotKeys: {
+    methodKind: "unary";
+    input: typeof GetHotKeysRequestSchema;
+    output: typeof GetHotKeysResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_dataservices_v1_messages, 0);
