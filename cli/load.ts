@@ -22,7 +22,6 @@
  * @module
  */
 import process from "node:process";
-import { ConnectError } from "@connectrpc/connect";
 import { answerHelpAndErrors } from "../lib/flags.ts";
 import { onShutdown } from "../lib/shutdown.ts";
 import {
@@ -33,10 +32,12 @@ import {
   type LoadOptions,
   parseLoadArgs,
 } from "./load_flags.ts";
-import { codeName, LoadError, openTargets } from "./load_targets.ts";
+import { LoadError, openTargets } from "./load_targets.ts";
+import { mergeParts, type PartResult, sendPart, usableParts, WHOLE } from "./load_part.ts";
+import { startWorkers } from "./load_workers.ts";
 import { type DnsResolver, isDnsTarget, resolveDnsTarget } from "../router/dns.ts";
 import { createProgressLine, type Progress } from "./load_progress.ts";
-import { type Clock, type Completion, plannedRequests, runPaced } from "./pacing.ts";
+import { type Clock, plannedRequests, runPaced } from "./pacing.ts";
 import { buildReport, formatJson, type LoadReport } from "./report.ts";
 import { formatText } from "./report_text.ts";
 
@@ -53,9 +54,6 @@ export interface RunHooks {
   /** DNS lookups for a `dns:` target (tests; default `Deno.resolveDns`). */
   readonly resolver?: DnsResolver;
 }
-
-/** Most distinct error messages a report quotes. */
-const ERROR_SAMPLES = 3;
 
 /**
  * Runs one load and returns its report. Options not given take the
@@ -86,6 +84,7 @@ export async function runLoad(
     targets: DEFAULT_TARGETS,
     method: DEFAULTS.method,
     warmup: DEFAULTS.warmup,
+    workers: DEFAULTS.workers,
     // An explicit `undefined` keeps the default.
     ...Object.fromEntries(Object.entries(init).filter(([, v]) => v !== undefined)),
     requests: init.requests ?? (init.durationMs === undefined ? DEFAULTS.requests : undefined),
@@ -110,6 +109,7 @@ export async function runLoad(
   // Health changes the jump router saw while measuring: each one moves channels.
   const healthChanges: string[] = [];
   let measuring = false;
+  let cleanup: (() => void) | undefined;
   const targets = openTargets({
     ...o,
     onHealthChange: (c) => {
@@ -122,47 +122,51 @@ export async function runLoad(
     // Reachability first, so a wrong target fails in one clear line.
     await targets.readStats();
 
-    const warmup = { sent: 0, failed: 0 };
-    if (o.warmup > 0) {
-      const w = await runPaced(
-        { total: o.warmup, concurrency: o.concurrency, signal: hooks.signal, clock: hooks.clock },
-        (i) => targets.call(i),
-        (c) => c.ok || warmup.failed++,
-      );
-      warmup.sent = w.sent;
+    // The senders: this thread, or workers that connect and warm up first.
+    const parts = o.workers > 1 && hooks.clock === undefined ? usableParts(o.workers, pacing) : 1;
+    let run: () => Promise<PartResult>;
+    let progress: () => { done: number; failed: number };
+    let warmup = { sent: 0, failed: 0 };
+    let stopWorkers: (() => void) | undefined;
+    if (parts > 1) {
+      const pool = await startWorkers(o, parts);
+      cleanup = pool.close;
+      warmup = pool.warmup;
+      progress = pool.progress;
+      stopWorkers = pool.stop;
+      run = async () => mergeParts(await pool.run((change) => healthChanges.push(change)));
+    } else {
+      if (o.warmup > 0) {
+        const w = await runPaced(
+          { total: o.warmup, concurrency: o.concurrency, signal: hooks.signal, clock: hooks.clock },
+          (i) => targets.call(i),
+          (c) => c.ok || warmup.failed++,
+        );
+        warmup.sent = w.sent;
+      }
+      const counts = new Int32Array(2);
+      progress = () => ({ done: counts[0], failed: counts[1] });
+      run = () => sendPart((i) => targets.call(i), pacing, WHOLE, counts);
     }
 
     const before = await targets.readStats();
-    let latencies = new Float64Array(Number.isFinite(planned) ? planned : 1024);
-    let done = 0;
-    let failed = 0;
-    const errors: Record<string, number> = {};
-    const samples = new Set<string>();
-    const record = (c: Completion) => {
-      if (done === latencies.length) {
-        const bigger = new Float64Array(latencies.length * 2);
-        bigger.set(latencies);
-        latencies = bigger;
-      }
-      latencies[done++] = c.latencyMs;
-      if (c.ok) return;
-      failed++;
-      const e = ConnectError.from(c.error);
-      const name = codeName(e.code);
-      errors[name] = (errors[name] ?? 0) + 1;
-      if (samples.size < ERROR_SAMPLES) samples.add(`${name}: ${e.rawMessage}`);
-    };
     const clock = hooks.clock ?? { now: () => performance.now() };
     const started = clock.now();
-    hooks.onStart?.(() => ({
-      done,
-      total: planned,
-      errors: failed,
-      elapsedMs: clock.now() - started,
-    }));
+    hooks.onStart?.(() => {
+      const p = progress();
+      return { done: p.done, total: planned, errors: p.failed, elapsedMs: clock.now() - started };
+    });
+    const onAbort = () => stopWorkers?.();
+    hooks.signal?.addEventListener("abort", onAbort, { once: true });
+    if (hooks.signal?.aborted) onAbort();
     measuring = true;
     const cpuBefore = process.cpuUsage();
-    const run = await runPaced(pacing, (i) => targets.call(i), record);
+    let result: PartResult;
+    try {
+      result = await run();
+    } finally {
+      hooks.signal?.removeEventListener("abort", onAbort);
+    }
     const cpu = process.cpuUsage(cpuBefore);
     measuring = false;
     // An instance that died during the run must not cost the whole report.
@@ -182,23 +186,25 @@ export async function runLoad(
         durationMs: o.durationMs,
         timeoutMs: o.timeoutMs > 0 ? o.timeoutMs : undefined,
         warmup: o.warmup,
+        workers: parts,
       },
       before,
       after,
       missing: failures.map((f) => f.message),
       healthChanges,
-      totalTimeMs: run.endMs - run.startMs,
+      totalTimeMs: result.endEpochMs - result.startEpochMs,
       cpuMicros: cpu.user + cpu.system,
-      latencies: latencies.subarray(0, done),
-      failed,
-      errors,
-      errorSamples: [...samples],
-      sent: run.sent,
-      unique: Math.min(o.channels, run.sent),
+      latencies: result.latencies,
+      failed: result.failed,
+      errors: result.errors,
+      errorSamples: result.samples,
+      sent: result.sent,
+      unique: Math.min(o.channels, result.sent),
       warmup,
-      interrupted: run.interrupted,
+      interrupted: result.interrupted,
     });
   } finally {
+    cleanup?.();
     await targets.close();
   }
 }

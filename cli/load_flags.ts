@@ -53,6 +53,11 @@ export interface LoadOptions {
   readonly method: LoadMethod;
   /** Requests sent (and not counted) before measuring. Default 0. */
   readonly warmup: number;
+  /**
+   * Threads that send (Deno workers, each with its own connections; 1 = this
+   * thread). Default: the CPU cores, at most 4.
+   */
+  readonly workers: number;
 }
 
 /** Parsed command line. */
@@ -73,6 +78,7 @@ export const DEFAULTS = {
   routing: "jump",
   method: "message",
   warmup: 0,
+  workers: Math.max(1, Math.min(4, navigator.hardwareConcurrency ?? 1)),
 } as const;
 
 /** The command `deno task load`: its flags, their defaults and help. */
@@ -142,6 +148,18 @@ deltas on every instance (counters are never reset, so runs can overlap).`,
       default: DEFAULTS.warmup,
       help: "Send N requests first (all at once, or --concurrency at a time),\n" +
         "not measured and not in the counts",
+    },
+    {
+      name: "workers",
+      section: "Load",
+      type: "int",
+      min: 1,
+      max: 64,
+      default: DEFAULTS.workers,
+      defaultHelp: "CPU cores, at most 4",
+      arg: "N",
+      help: "Threads that send (Deno workers, each with its own connections);\n" +
+        "the requests are split by index, so routing and coalescing are unchanged",
     },
     {
       name: "method",
@@ -315,6 +333,7 @@ export function parseLoadArgs(args: readonly string[]): LoadCommand {
       gateway,
       method: v.method,
       warmup: v.warmup,
+      workers: v.workers,
     },
   };
 }

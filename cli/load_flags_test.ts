@@ -21,6 +21,7 @@ Deno.test("no flags: the original's defaults, all at once, over deno task start'
     gateway: undefined,
     method: "message",
     warmup: 0,
+    workers: Math.max(1, Math.min(4, navigator.hardwareConcurrency)),
   });
 });
 
@@ -47,6 +48,8 @@ Deno.test("every flag is parsed", () => {
     "compat",
     "--warmup",
     "10",
+    "--workers",
+    "3",
     "--format",
     "json",
     "--allow-errors",
@@ -67,6 +70,7 @@ Deno.test("every flag is parsed", () => {
     gateway: undefined,
     method: "compat",
     warmup: 10,
+    workers: 3,
   });
   assert.equal(
     parseLoadArgs(["--gateway", "127.0.0.1:8080"]).options.gateway,

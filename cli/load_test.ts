@@ -111,6 +111,32 @@ Deno.test("runLoad against in-memory instances", async (t) => {
       assert.deepEqual(r.client.warmup, { sent: 100, failed: 5 });
     });
 
+    await t.step(
+      "workers: the requests split over threads, each sent once, figures merged",
+      async () => {
+        for (const workers of [1, 3]) {
+          const r = await runLoad({ targets, requests: 2001, warmup: 41, workers });
+          assert.equal(r.config.workers, workers);
+          assert.equal(r.client.sent, 2001);
+          assert.equal(r.totalRequests, 2001, `${workers} workers`);
+          assert.equal(r.latencyMs?.count, 2001);
+          // Channel 13 is request i with i % 20 === 12: 100 of 2001, 2 of the 41 warmups.
+          assert.equal(r.client.failed, 100, `${workers} workers`);
+          assert.deepEqual(Object.values(r.client.errors), [100]);
+          assert.equal(r.client.errorSamples.length, 1);
+          assert.deepEqual(r.client.warmup, { sent: 41, failed: 2 });
+          // Jump routing still sees every channel on one instance only.
+          for (const d of r.instances) {
+            assert.equal(d.requests % 100 <= 1, true, `${d.id}: ${d.requests}`);
+          }
+        }
+        // A concurrency of 2 can use 2 threads at most.
+        const capped = await runLoad({ targets, requests: 50, concurrency: 2, workers: 4 });
+        assert.equal(capped.config.workers, 2);
+        assert.equal(capped.client.sent, 50);
+      },
+    );
+
     await t.step("open loop: rps and duration", async () => {
       const r = await runLoad({
         targets,
@@ -126,7 +152,10 @@ Deno.test("runLoad against in-memory instances", async (t) => {
 
     await t.step("gateway: requests go to one URL, stats from the targets", async () => {
       const r = await runLoad({ targets, gateway: b.url, requests: 200, method: "history" });
-      assert.deepEqual(r.instances.map((d) => d.requests), [0, 200]);
+      assert.deepEqual(
+        r.instances.map((d) => d.requests),
+        [0, 200],
+      );
       assert.equal(r.config.routing, "gateway");
       assert.ok(r.notes.some((n) => n.includes("through the gateway")));
     });

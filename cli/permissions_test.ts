@@ -15,7 +15,11 @@ const kinds = (flags: readonly string[]) =>
 
 Deno.test("permissionsOf: the listed scripts get their flags, others -A", () => {
   assert.deepEqual(permissionsOf("server/main.ts"), ["--allow-net", "--allow-env", "--allow-read"]);
-  assert.deepEqual(permissionsOf("./cli/load.ts"), ["--allow-net", "--allow-env"]);
+  assert.deepEqual(permissionsOf("./cli/load.ts"), [
+    "--allow-net",
+    "--allow-env",
+    "--allow-read=cli,lib,router,gen",
+  ]);
   assert.deepEqual(permissionsOf("db/main.ts"), ["-A"]);
   for (const flags of Object.values(PERMISSIONS)) assert.ok(!flags.includes("-A"));
 });

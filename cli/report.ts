@@ -130,6 +130,8 @@ export interface RunConfig {
   readonly durationMs?: number;
   readonly timeoutMs?: number;
   readonly warmup: number;
+  /** Threads that sent (Deno workers; 1 = the main thread). Default 1. */
+  readonly workers?: number;
 }
 
 /** What the client saw. */

@@ -65,7 +65,8 @@ export function formatText(r: LoadReport): string {
     `Requests/s: ${c.requestsPerSecond.toFixed(1)}` +
       (c.cpuMicrosPerRequest !== undefined
         ? `; client CPU ${c.cpuMicrosPerRequest.toFixed(0)} µs/request`
-        : ""),
+        : "") +
+      ((r.config.workers ?? 1) > 1 ? ` (${r.config.workers} worker threads)` : ""),
   );
   const l = r.latencyMs;
   if (l) {
