@@ -13,49 +13,26 @@
  * connections, so after a run on the main port over h2c there is usually
  * no process left to read.
  *
- * Every call must have succeeded: h2load's failed, errored and timeout
+ * Every call must have succeeded (bench_rpc_checks.ts): h2load's failed, errored and timeout
  * counts 0, every status 2xx, exactly `total x` the probed good body size in
  * response bytes (gRPC answers errors with HTTP 200 and no message), and
  * the instance's `errors` counter unchanged.
  *
  * @module
  */
-import { writeFile } from "node:fs/promises";
 import { type H2loadControl, type H2loadSummary, runH2load } from "./bench_rpc_h2load.ts";
 import {
   h2loadArgs,
   planRun,
-  requestFor,
   type RpcCase,
   type RpcProtocol,
   type RunPlan,
 } from "./bench_rpc_cases.ts";
-import {
-  codesDelta,
-  type InstanceStats,
-  readErrorCodes,
-  readStats,
-  waitQuiet,
-} from "./bench_rpc_instance.ts";
-import { probe } from "./bench_rpc_probe.ts";
+import { type InstanceStats, readErrorCodes, readStats, waitQuiet } from "./bench_rpc_instance.ts";
+import { bodyFile, expectedBodyBytes } from "./bench_rpc_bodies.ts";
+import { checkRun } from "./bench_rpc_checks.ts";
+import { errorCodesSince, type MeasuredServer } from "./bench_rpc_servers.ts";
 import { type CpuTime, readProcessCpu } from "./proc_cpu.ts";
-
-/** What a case runs against: an instance (main or fast port) or the floor. */
-export interface MeasuredServer {
-  /** `http://host:port` a case of this port kind sends to. */
-  baseUrl(c: RpcCase): string;
-  /** The process whose CPU is measured. */
-  readonly pid: number;
-  /** Where GetStats is read (an instance's main port); undefined for the floor. */
-  readonly statsUrl: string | undefined;
-  readonly alive: boolean;
-  /** Starts it again if it died; true when it did. */
-  ensureRunning(): Promise<boolean>;
-  /** True when it has exited within `ms`. */
-  exitsWithin(ms: number): Promise<boolean>;
-  /** Why it died last, for the report. */
-  readonly lastDeath: readonly string[];
-}
 
 /** Settings shared by every case. */
 export interface MeasureSettings {
@@ -118,131 +95,7 @@ export interface CaseResult {
   readonly notes: readonly string[];
 }
 
-const BODY_FILE: Record<RpcProtocol, string> = {
-  "connect-proto": "connect-proto.bin",
-  "connect-json": "connect-json.json",
-  "connect-get": "",
-  "grpc-web": "grpc-web.bin",
-  "grpc": "grpc.bin",
-};
-
-/** Writes the request body of `protocol` for h2load; returns its path (undefined for GET). */
-export async function bodyFile(
-  workDir: string,
-  protocol: RpcProtocol,
-): Promise<string | undefined> {
-  const body = requestFor(protocol).body;
-  if (body === undefined) return undefined;
-  const path = `${workDir}/${BODY_FILE[protocol]}`;
-  await writeFile(path, body);
-  return path;
-}
-
-/**
- * The good response body size of a case: probed on the case's own port
- * (gRPC: the Connect binary body of the instance in a 5-byte frame).
- */
-export async function expectedBodyBytes(
-  c: RpcCase,
-  url: string,
-  instanceUrl: string,
-): Promise<number> {
-  if (c.protocol === "grpc") {
-    return 5 + await probe(c.port === "floor" ? instanceUrl : url, "connect-proto");
-  }
-  return await probe(url, c.protocol);
-}
-
-/** Error codes counted since `before` (from /metrics), or why they cannot be read. */
-async function errorCodesSince(
-  server: MeasuredServer,
-  before: Readonly<Record<string, number>>,
-): Promise<string> {
-  if (!server.alive || !server.statsUrl) return "codes unknown: the instance died";
-  try {
-    return codesDelta(before, await readErrorCodes(server.statsUrl)) || "none by code";
-  } catch (err) {
-    return `codes unknown: ${(err as Error).message}`;
-  }
-}
-
 const sub = (a: InstanceStats, b: InstanceStats, k: "requests" | "errors") => a[k] - b[k];
-
-/** What the checks found about one run. */
-export interface RunChecks {
-  readonly problems: string[];
-  /** Calls that did not succeed (lost ones included). */
-  readonly failed: number;
-  /** Calls after the window that failed because the server died (allowed, see checkRun). */
-  readonly lost: number;
-}
-
-/**
- * The verdict on one run from h2load's summary, the good body size and
- * the GetStats deltas (before to the pause; before to after, if the
- * instance survived).
- *
- * `lostAllowed`: when the server died after the window (node:http2 aborts
- * when one h2load connection closes while others are busy), up to this
- * many calls, those that had not finished at the pause, may fail without
- * failing the case; the pause's GetStats vouches for every call before it.
- */
-export function checkRun(o: {
-  total: number;
-  summary: H2loadSummary;
-  bodyBytes: number;
-  window: boolean;
-  mid?: { requests: number; errors: number };
-  after?: { requests: number; errors: number };
-  lostAllowed?: number;
-}): RunChecks {
-  const problems: string[] = [];
-  const r = o.summary.requests;
-  const st = o.summary.status;
-  const allowed = o.lostAllowed ?? 0;
-  const non2xx = st["3xx"] + st["4xx"] + st["5xx"];
-  const missing = Math.max(o.total - r.succeeded, o.total - st["2xx"], r.failed + r.timeout, 0);
-  const lost = missing > 0 && missing <= allowed && non2xx === 0 ? missing : 0;
-  if (lost === 0) {
-    if (r.failed || r.errored || r.timeout) {
-      problems.push(`h2load: ${r.failed} failed, ${r.errored} errored, ${r.timeout} timeout`);
-    }
-    if (r.succeeded !== o.total) problems.push(`h2load: ${r.succeeded} of ${o.total} succeeded`);
-    if (st["2xx"] !== o.total) {
-      problems.push(`HTTP status: ${st["2xx"]} 2xx of ${o.total} (${non2xx} 3xx/4xx/5xx)`);
-    }
-  }
-  // Every answered call carried the message: exactly, or (with lost calls) at least every call
-  // up to the pause and at most every 2xx.
-  const bytes = o.summary.traffic.dataBytes;
-  const least = (o.total - lost) * o.bodyBytes;
-  const most = (lost ? st["2xx"] : o.total) * o.bodyBytes;
-  if (bytes < least || bytes > most) {
-    problems.push(
-      `response bodies: ${bytes} bytes, want ${least === most ? least : `${least}..${most}`} ` +
-        `(x ${o.bodyBytes}): some calls did not return the message`,
-    );
-  }
-  if (!o.window) problems.push("no progress line at 20% or 90%: the window was not measured");
-  let statsErrors = 0;
-  if (o.mid) {
-    statsErrors = o.mid.errors;
-    if (o.mid.errors !== 0) problems.push(`GetStats: errors +${o.mid.errors} during the run`);
-    if (o.mid.requests < 0.9 * o.total || o.mid.requests > o.total) {
-      problems.push(
-        `GetStats: requests +${o.mid.requests} at the pause, want ${0.9 * o.total}..${o.total}`,
-      );
-    }
-  }
-  if (o.after) {
-    statsErrors = Math.max(statsErrors, o.after.errors);
-    if (o.after.errors !== 0) problems.push(`GetStats: errors +${o.after.errors} after the run`);
-    if (o.after.requests !== o.total) {
-      problems.push(`GetStats: requests +${o.after.requests} after the run, want ${o.total}`);
-    }
-  }
-  return { problems, failed: missing + statsErrors, lost };
-}
 
 /**
  * Runs one case (again after a crash inside its window, up to `retries`).
@@ -380,108 +233,30 @@ export async function measureCase(
   }
 }
 
-/** The coalescing case: the original client's shape against one instance. */
-export interface BurstResult {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly problems: readonly string[];
-  /** Calls of the burst (`-n`), all on one connection at once (`-m`). */
-  readonly calls: number;
-  /** GetStats deltas over the burst. */
-  readonly requests: number;
-  readonly queries: number;
-  readonly coalesced: number;
-  readonly errors: number;
-  readonly rejected: number;
-  readonly queriesPerRequest: number | null;
-  readonly h2load: H2loadSummary | null;
-  readonly crashedAtClose: boolean;
-  readonly command: string;
-}
-
-/**
- * `h2load -n calls -c 1 -m calls` of gRPC GetMessage{hot key} on the main
- * port: one connection carrying every call at once, as the original's Go
- * client does (5,000 streams per instance). h2load is paused at 50% (every
- * call has been sent by then unless the server caps streams per connection
- * below half of them) until GetStats settles, so the counts are read before
- * h2load closes the connection.
- */
-export async function measureBurst(
-  server: MeasuredServer & { readonly statsUrl: string },
-  calls: number,
-  s: MeasureSettings,
-): Promise<BurstResult> {
-  const name = `coalesce-${calls}-streams/grpc/h2c/main`;
-  await server.ensureRunning();
-  const c: RpcCase = { name, protocol: "grpc", http: "h2c", port: "main" };
-  const url = server.baseUrl(c);
-  const bodyBytes = await expectedBodyBytes(c, url, url);
-  const args = h2loadArgs("grpc", "h2c", {
-    baseUrl: url,
-    total: calls,
-    bodyFile: await bodyFile(s.workDir, "grpc"),
-    clients: 1,
-    streams: calls,
-  });
-  const before = await readStats(server.statsUrl);
-  const codesBefore = await readErrorCodes(server.statsUrl);
-  let mid: InstanceStats | undefined;
-  const problems: string[] = [];
-  s.log(`  ${name}: h2load ${args.slice(0, 6).join(" ")} -> ${url}`);
-  const run = await runH2load({
-    args,
-    cpus: s.clientCpus,
-    timeoutMs: s.h2loadTimeoutMs,
-    signal: s.signal,
-    async onProgress(p, control) {
-      if (p !== 50) return;
-      control.pause();
-      try {
-        mid = await waitQuiet(server.statsUrl, { timeoutMs: 30_000 });
-      } catch (err) {
-        problems.push(`GetStats at the pause: ${(err as Error).message}`);
-      }
-      control.resume();
-    },
-  });
-  const crashed = await server.exitsWithin(300);
-  // GetStats at the pause holds every count; if the server died afterwards, answers h2load had
-  // not read yet (the second half) may be lost.
-  const checks = checkRun({
-    total: calls,
-    summary: run.summary,
-    bodyBytes,
-    window: true,
-    lostAllowed: crashed && mid ? calls - Math.ceil(calls / 2) : 0,
-  });
-  problems.push(...checks.problems);
-  const d = (k: keyof Omit<InstanceStats, "startedAt">) => (mid ? mid[k] - before[k] : 0);
-  if (!mid) problems.push("no GetStats at the 50% pause: counts unknown");
-  else if (d("requests") !== calls) {
-    problems.push(
-      `GetStats: ${d("requests")} of ${calls} calls had finished at the pause ` +
-        "(the server holds back streams past its per-connection cap)",
-    );
-  }
-  if (mid && d("errors") !== 0) {
-    problems.push(
-      `GetStats: errors +${d("errors")} (${await errorCodesSince(server, codesBefore)})`,
-    );
-  }
+/** A case that could not even run (probe failed, h2load missing, ...). */
+export function brokenCase(c: RpcCase, requests: number, err: unknown): CaseResult {
   return {
-    name,
-    ok: problems.length === 0,
-    problems,
-    calls,
-    requests: d("requests"),
-    queries: d("queries"),
-    coalesced: d("coalesced"),
-    errors: d("errors"),
-    rejected: d("rejected"),
-    queriesPerRequest: mid && d("requests") > 0 ? d("queries") / d("requests") : null,
-    h2load: run.summary,
-    crashedAtClose: crashed,
-    command: run.command,
+    name: c.name,
+    protocol: c.protocol,
+    http: c.http,
+    port: c.port,
+    ok: false,
+    problems: [(err as Error).message ?? String(err)],
+    failed: 0,
+    lostAfterWindow: 0,
+    callsPerSecond: null,
+    serverUsPerCall: null,
+    serverUsPerCallFromTicks: null,
+    ratioToFloor: null,
+    plan: planRun(requests),
+    windowMs: null,
+    serverCpuMs: null,
+    bodyBytes: 0,
+    h2load: null,
+    stats: null,
+    crashedAtClose: false,
+    attempts: 1,
+    command: "",
+    notes: [],
   };
 }

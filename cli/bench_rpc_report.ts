@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { BurstResult, CaseResult } from "./bench_rpc_measure.ts";
+import type { CaseResult } from "./bench_rpc_measure.ts";
+import type { BurstResult } from "./bench_rpc_burst.ts";
 import { planRun } from "./bench_rpc_cases.ts";
 import type { ClientFigures } from "./bench_rpc_clients.ts";
 import type { ProfileSummary } from "./cpu_profile.ts";

@@ -1,8 +1,10 @@
 /**
  * The routing transport's implementation (see transport.ts for its
- * contract): pick an instance per call by jump hash over the ordered list,
- * skip instances whose breaker is open, retry instance failures within the
- * budget, probe health.
+ * contract): the routing decision, per call, by jump hash over the ordered
+ * list (jump.ts), around instances that are down; unary and server-streaming
+ * calls sent again once when failover.ts says so. Around it: the list
+ * (membership.ts), each instance's health (instance_health.ts: breakers and
+ * probes), and the calls on one instance (instance_calls.ts).
  *
  * Browser-safe.
  *
@@ -19,38 +21,20 @@ import {
 } from "@connectrpc/connect";
 import type {
   DescMessage,
-  DescMethod,
   DescMethodStreaming,
   DescMethodUnary,
   MessageInitShape,
   MessageShape,
 } from "@bufbuild/protobuf";
 import { DEFAULT_FAILOVER_ATTEMPTS, route, routeLive } from "./jump.ts";
-import { DEFAULT_IDEMPOTENT_METHODS, defaultKeyOf, isIdempotent, type KeyOf } from "./keys.ts";
-import {
-  type BreakerOptions,
-  CircuitBreaker,
-  isInstanceFailure,
-  saysRetryElsewhere,
-  wasRefused,
-} from "./breaker.ts";
-import { RetryBudget } from "./retry_budget.ts";
+import { DEFAULT_IDEMPOTENT_METHODS, defaultKeyOf, type KeyOf } from "./keys.ts";
 import { withTraceContext } from "./trace_context.ts";
-import {
-  DEFAULT_PROBE_INTERVAL_MS,
-  DEFAULT_PROBE_TIMEOUT_MS,
-  probeHealth,
-  ProbeLoop,
-  type ProbeOptions,
-  type ProbeResult,
-} from "./health.ts";
+import { DEFAULT_PROBE_INTERVAL_MS, DEFAULT_PROBE_TIMEOUT_MS, probeHealth } from "./health.ts";
 import { type InstanceInit, type Member, Membership, type MembershipChange } from "./membership.ts";
-import type {
-  HealthChange,
-  InstanceStatus,
-  RoutingTransport,
-  RoutingTransportOptions,
-} from "./transport.ts";
+import { InstanceHealth } from "./instance_health.ts";
+import { InstanceCalls } from "./instance_calls.ts";
+import { type Attempt, Failover, type RetryTarget } from "./failover.ts";
+import type { InstanceStatus, RoutingTransport, RoutingTransportOptions } from "./transport.ts";
 
 const CLOSED = () => new ConnectError("router is closed", Code.Canceled);
 
@@ -58,17 +42,12 @@ const CLOSED = () => new ConnectError("router is closed", Code.Canceled);
 export class Router implements RoutingTransport {
   #membership: Membership;
   #keyOf: KeyOf;
-  #idempotent: Set<string>;
-  #retry: boolean;
+  /** Salted re-jumps tried for a key whose owner is down. */
   #attempts: number;
-  #probe: (transport: Transport, options: ProbeOptions) => Promise<ProbeResult>;
-  #probeOptions: { service: string; timeoutMs: number };
-  #onHealthChange: ((change: HealthChange) => void) | undefined;
-  #loop: ProbeLoop;
+  #failover: Failover;
+  #health: InstanceHealth;
+  #calls: InstanceCalls;
   #closed = false;
-  #breakerOptions: BreakerOptions;
-  #breakers = new WeakMap<Member, CircuitBreaker>();
-  #budget: RetryBudget;
 
   constructor(options: RoutingTransportOptions) {
     const attempts = options.failoverAttempts ?? DEFAULT_FAILOVER_ATTEMPTS;
@@ -79,20 +58,25 @@ export class Router implements RoutingTransport {
     if (!(timeoutMs > 0)) throw new RangeError(`Probe timeout must be > 0 ms, got ${timeoutMs}`);
     this.#attempts = attempts;
     this.#keyOf = options.keyOf ?? defaultKeyOf;
-    this.#idempotent = new Set(options.idempotentMethods ?? DEFAULT_IDEMPOTENT_METHODS);
-    this.#retry = options.retryUnavailable ?? true;
-    this.#probe = options.probe ?? probeHealth;
-    this.#probeOptions = { service: options.healthService ?? "", timeoutMs };
-    this.#onHealthChange = options.onHealthChange;
-    this.#breakerOptions = options.breaker ?? {};
-    this.#budget = new RetryBudget(options.retryBudget);
+    this.#failover = new Failover({
+      retry: options.retryUnavailable ?? true,
+      idempotentMethods: options.idempotentMethods ?? DEFAULT_IDEMPOTENT_METHODS,
+      budget: options.retryBudget,
+    });
     this.#membership = new Membership(options.createTransport);
     this.#membership.set(options.instances);
-    this.#loop = new ProbeLoop(
-      options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
-      (signal) => this.#probeRound(signal),
+    this.#health = new InstanceHealth({
+      membership: this.#membership,
+      breaker: options.breaker ?? {},
+      probe: options.probe ?? probeHealth,
+      probeOptions: { service: options.healthService ?? "", timeoutMs },
+      probeIntervalMs: options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
+      onHealthChange: options.onHealthChange,
+    });
+    this.#calls = new InstanceCalls(
+      this.#membership,
+      (member, epoch, error) => this.#health.callFailed(member, epoch, error),
     );
-    this.#loop.start();
   }
 
   get instances(): readonly InstanceStatus[] {
@@ -122,9 +106,9 @@ export class Router implements RoutingTransport {
     };
     return {
       unary: (method, signal, timeoutMs, header, input, contextValues) =>
-        this.#unaryOn(resolve(), method, signal, timeoutMs, header, input, contextValues),
+        this.#calls.unary(resolve(), method, signal, timeoutMs, header, input, contextValues),
       stream: (method, signal, timeoutMs, header, input, contextValues) =>
-        this.#streamOn(resolve(), method, signal, timeoutMs, header, input, contextValues),
+        this.#calls.stream(resolve(), method, signal, timeoutMs, header, input, contextValues),
     };
   }
 
@@ -135,31 +119,26 @@ export class Router implements RoutingTransport {
 
   markDown(id: string): void {
     const member = this.#membership.get(id);
-    if (member === undefined) return;
-    this.#breaker(member).force(false);
-    if (member.up) this.#setHealth(member, false, "manual");
+    if (member !== undefined) this.#health.force(member, false);
   }
 
   markUp(id: string): void {
     const member = this.#membership.get(id);
-    if (member === undefined) return;
-    this.#breaker(member).force(true);
-    if (!member.up) this.#setHealth(member, true, "manual");
+    if (member !== undefined) this.#health.force(member, true);
   }
 
   /** Retries granted and denied by the retry budget so far. */
   get retries(): { granted: number; denied: number } {
-    const { granted, denied } = this.#budget.stats;
-    return { granted, denied };
+    return this.#failover.retries;
   }
 
   checkHealth(): Promise<void> {
-    return this.#loop.runNow();
+    return this.#health.checkNow();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#loop.stop();
+    await this.#health.stop();
     await this.#membership.close();
   }
 
@@ -175,22 +154,16 @@ export class Router implements RoutingTransport {
     header = withTraceContext(header);
     const key = this.#keyOf(method, input);
     const first = this.#pick(key);
-    const started = Date.now();
-    this.#budget.call();
+    const attempt = { first, key, method, signal, timeoutMs, started: Date.now() };
+    this.#failover.callStarted();
+    const send = (member: Member, timeout: number | undefined) =>
+      this.#calls.unary(member, method, signal, timeout, header, input, contextValues);
     try {
-      return await this.#unaryOn(first, method, signal, timeoutMs, header, input, contextValues);
+      return await send(first, timeoutMs);
     } catch (e) {
-      const retry = this.#retryTarget(e, first, key, method, signal, timeoutMs, started);
+      const retry = this.#retryTarget(e, attempt);
       if (retry === undefined) throw e;
-      return await this.#unaryOn(
-        retry.member,
-        method,
-        signal,
-        retry.timeoutMs,
-        header,
-        input,
-        contextValues,
-      );
+      return await send(retry.member, retry.timeoutMs);
     }
   }
 
@@ -207,7 +180,8 @@ export class Router implements RoutingTransport {
     if (method.methodKind !== "server_streaming") {
       // The input is open-ended: route by whatever keyOf makes of no message.
       const member = this.#pick(this.#keyOf(method, undefined));
-      return await this.#streamOn(member, method, signal, timeoutMs, header, input, contextValues);
+      const calls = this.#calls;
+      return await calls.stream(member, method, signal, timeoutMs, header, input, contextValues);
     }
     // Server streaming: one request message, known before the call. Buffer it
     // to read the key, and to replay it on a retry.
@@ -215,13 +189,13 @@ export class Router implements RoutingTransport {
     for await (const message of input) requests.push(message);
     const key = this.#keyOf(method, requests[0]);
     const first = this.#pick(key);
-    const started = Date.now();
-    this.#budget.call();
+    const attempt = { first, key, method, signal, timeoutMs, started: Date.now() };
+    this.#failover.callStarted();
     const open = (member: Member, timeout: number | undefined) =>
-      this.#streamOn(member, method, signal, timeout, header, replay(requests), contextValues);
+      this.#calls.stream(member, method, signal, timeout, header, replay(requests), contextValues);
     try {
       const res = await open(first, timeoutMs);
-      if (!this.#retry || !this.#isIdempotent(method)) return res;
+      if (!this.#failover.retriesStreams(method)) return res;
       // An error can also arrive in the body before any message (Connect
       // protocol, gRPC trailers-only): the retry is still safe then.
       const retryBody = async function* (router: Router): AsyncIterable<MessageShape<O>> {
@@ -233,9 +207,7 @@ export class Router implements RoutingTransport {
           }
           return;
         } catch (e) {
-          const retry = received
-            ? undefined
-            : router.#retryTarget(e, first, key, method, signal, timeoutMs, started);
+          const retry = received ? undefined : router.#retryTarget(e, attempt);
           if (retry === undefined) throw e;
           const second = await open(retry.member, retry.timeoutMs);
           yield* second.message;
@@ -244,7 +216,7 @@ export class Router implements RoutingTransport {
       };
       return { ...res, message: retryBody(this) };
     } catch (e) {
-      const retry = this.#retryTarget(e, first, key, method, signal, timeoutMs, started);
+      const retry = this.#retryTarget(e, attempt);
       if (retry === undefined) throw e;
       return await open(retry.member, retry.timeoutMs);
     }
@@ -268,146 +240,10 @@ export class Router implements RoutingTransport {
     return members;
   }
 
-  /**
-   * Where to retry a failed call once, or undefined to surface the error.
-   *
-   * Only failures of the instance are retried, never an answer it sent (an
-   * UNAVAILABLE from a struggling database must not double the reads):
-   * idempotent calls after any instance failure (refused or reset
-   * connection, refused stream, "retry elsewhere"); other calls only when the
-   * request was certainly not processed (a refused stream or connection, or
-   * "retry elsewhere"). Retries come out of the retry budget.
-   */
-  #retryTarget(
-    error: unknown,
-    failed: Member,
-    key: bigint | undefined,
-    method: DescMethod,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
-    started: number,
-  ): { member: Member; timeoutMs: number | undefined } | undefined {
-    if (!this.#retry || this.#closed || signal?.aborted) return undefined;
-    if (!isInstanceFailure(error)) return undefined;
-    if (!this.#isIdempotent(method) && !notProcessed(error)) return undefined;
-    let remaining = timeoutMs;
-    if (timeoutMs !== undefined && timeoutMs > 0) {
-      remaining = timeoutMs - (Date.now() - started);
-      if (remaining <= 0) return undefined;
-    }
-    if (this.#membership.members.length === 0) return undefined;
-    const member = this.#pick(key);
-    // Same instance (nothing else is up): surface its error instead.
-    if (member === failed) return undefined;
-    // A call that never ran (refused, or "retry elsewhere") adds no work anywhere: no budget.
-    if (!notProcessed(error) && !this.#budget.tryRetry()) return undefined;
-    return { member, timeoutMs: remaining };
-  }
-
-  #isIdempotent(method: DescMethod): boolean {
-    return isIdempotent(method, this.#idempotent);
-  }
-
-  async #unaryOn<I extends DescMessage, O extends DescMessage>(
-    member: Member,
-    method: DescMethodUnary<I, O>,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
-    header: HeadersInit | undefined,
-    input: MessageInitShape<I>,
-    contextValues: ContextValues | undefined,
-  ): Promise<UnaryResponse<I, O>> {
-    const epoch = member.epoch;
-    this.#membership.acquire(member);
-    try {
-      return await member.transport.unary(method, signal, timeoutMs, header, input, contextValues);
-    } catch (e) {
-      this.#noteFailure(member, epoch, e);
-      throw e;
-    } finally {
-      this.#membership.release(member);
-    }
-  }
-
-  async #streamOn<I extends DescMessage, O extends DescMessage>(
-    member: Member,
-    method: DescMethodStreaming<I, O>,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
-    header: HeadersInit | undefined,
-    input: AsyncIterable<MessageInitShape<I>>,
-    contextValues: ContextValues | undefined,
-  ): Promise<StreamResponse<I, O>> {
-    const epoch = member.epoch;
-    this.#membership.acquire(member);
-    let res: StreamResponse<I, O>;
-    try {
-      res = await member.transport.stream(method, signal, timeoutMs, header, input, contextValues);
-    } catch (e) {
-      this.#noteFailure(member, epoch, e);
-      this.#membership.release(member);
-      throw e;
-    }
-    // The call lasts until its response stream ends: keep the member acquired.
-    const note = (e: unknown) => this.#noteFailure(member, epoch, e);
-    const release = () => this.#membership.release(member);
-    return { ...res, message: track(res.message, note, release) };
-  }
-
-  /**
-   * A call failed: a failure of the instance itself (not an answer it sent)
-   * opens its breaker and marks it down, unless its health changed meanwhile.
-   */
-  #noteFailure(member: Member, epoch: number, error: unknown): void {
-    if (!member.up || member.removed || member.epoch !== epoch) return;
-    if (this.#breaker(member).callFailed(error)) {
-      this.#setHealth(member, false, "call", ConnectError.from(error));
-    }
-  }
-
-  #breaker(member: Member): CircuitBreaker {
-    let b = this.#breakers.get(member);
-    if (b === undefined) {
-      b = new CircuitBreaker(this.#breakerOptions);
-      this.#breakers.set(member, b);
-    }
-    return b;
-  }
-
-  #setHealth(member: Member, up: boolean, reason: HealthChange["reason"], error?: ConnectError) {
-    member.up = up;
-    member.epoch++;
-    try {
-      this.#onHealthChange?.({ instance: member.instance, up, reason, error });
-    } catch {
-      // A listener's bug must not break routing.
-    }
-  }
-
-  async #probeRound(signal: AbortSignal): Promise<void> {
-    const options = { ...this.#probeOptions, signal };
-    await Promise.all(this.#membership.members.map(async (member) => {
-      const epoch = member.epoch;
-      this.#membership.acquire(member);
-      let result: ProbeResult;
-      try {
-        result = await this.#probe(member.transport, options);
-      } catch (e) {
-        result = { up: false, error: ConnectError.from(e) };
-      } finally {
-        this.#membership.release(member);
-      }
-      // Ignore results made stale by close, removal, or a health change meanwhile.
-      if (signal.aborted || member.removed || member.epoch !== epoch) return;
-      const breaker = this.#breaker(member);
-      // An open breaker waits out its cooldown; then the probe is its trial (half-open).
-      if (!breaker.probeMayDecide) return;
-      if (result.error === undefined || result.up) breaker.probeAnswered(result.up);
-      else breaker.probeFailed(result.error);
-      if (breaker.closed !== member.up) {
-        this.#setHealth(member, breaker.closed, "probe", result.error);
-      }
-    }));
+  /** Where to send a failed call again (see failover.ts), or undefined; never once closed. */
+  #retryTarget(error: unknown, attempt: Attempt): RetryTarget | undefined {
+    if (this.#closed || this.#membership.members.length === 0) return undefined;
+    return this.#failover.target(error, attempt, (key) => this.#pick(key));
   }
 }
 
@@ -422,34 +258,4 @@ function status(member: Member): InstanceStatus {
 
 async function* replay<T>(messages: readonly T[]): AsyncIterable<T> {
   yield* messages;
-}
-
-async function* track<T>(
-  messages: AsyncIterable<T>,
-  onError: (e: unknown) => void,
-  onEnd: () => void,
-): AsyncIterable<T> {
-  try {
-    yield* messages;
-  } catch (e) {
-    onError(e);
-    throw e;
-  } finally {
-    onEnd();
-  }
-}
-
-/**
- * Whether the request certainly never reached the instance's handler: a
- * refused stream or connection, or the instance saying "retry elsewhere".
- * Only then may a call with side effects be sent again.
- */
-function notProcessed(error: unknown): boolean {
-  if (wasRefused(error) || saysRetryElsewhere(error)) return true;
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (code === "ECONNREFUSED" || /connection refused/i.test(e.message)) return true;
-    e = e.cause;
-  }
-  return false;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { bodyFile, checkRun } from "./bench_rpc_measure.ts";
+import { checkRun } from "./bench_rpc_checks.ts";
 import type { H2loadSummary } from "./bench_rpc_h2load.ts";
 
 function summary(
@@ -103,19 +103,4 @@ Deno.test("checkRun allows calls after the pause to be lost when the server died
   assert.deepEqual(short.problems, [
     "response bodies: 460284 bytes, want 460350 (x 66): some calls did not return the message",
   ]);
-});
-
-Deno.test("bodyFile writes the protocol's body for h2load, none for GET", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "bench-rpc-test-" });
-  try {
-    const grpc = await bodyFile(dir, "grpc");
-    assert.deepEqual([...await Deno.readFile(grpc!)], [0, 0, 0, 0, 5, 8, 1, 16, 232, 7]);
-    assert.equal(await bodyFile(dir, "connect-get"), undefined);
-    assert.equal(
-      await Deno.readTextFile((await bodyFile(dir, "connect-json"))!),
-      '{"channelId":"1","messageId":"1000"}',
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 });
