@@ -36,10 +36,12 @@ export function grpcContentType(kind: GrpcKind, binary: boolean): string {
 
 /**
  * The one message of a unary request body: exactly one envelope with flags 0.
- * Throws INVALID_ARGUMENT for anything malformed, RESOURCE_EXHAUSTED over
- * `readMaxBytes`, and INTERNAL (as connect-es) for a compressed message: the
- * adapters send requests with a `grpc-encoding` to the fallback, so a
- * compressed message here came without one.
+ * Throws INVALID_ARGUMENT for anything malformed (flags other than 0 — a
+ * compressed message here came without a `grpc-encoding`, the adapters
+ * decompress the others first —, a torn envelope, bytes after the message
+ * that are not a whole second envelope), RESOURCE_EXHAUSTED over
+ * `readMaxBytes`, and UNIMPLEMENTED (as connect-es and connect-go) for an
+ * empty body or a second message.
  */
 export function unwrapUnary(body: Uint8Array, readMaxBytes: number): Uint8Array {
   if (body.length < 5) {
@@ -54,8 +56,8 @@ export function unwrapUnary(body: Uint8Array, readMaxBytes: number): Uint8Array 
   const length = ((body[1] << 24) | (body[2] << 16) | (body[3] << 8) | body[4]) >>> 0;
   if (flags === 1) {
     throw new ConnectError(
-      "received compressed envelope, but do not know how to decompress",
-      Code.Internal,
+      "protocol error: compressed message (flags 1) in a request without grpc-encoding",
+      Code.InvalidArgument,
     );
   }
   if (flags !== 0) {
@@ -74,6 +76,19 @@ export function unwrapUnary(body: Uint8Array, readMaxBytes: number): Uint8Array 
     );
   }
   if (body.length > 5 + length) {
+    const rest = body.length - 5 - length;
+    const next = 5 + length;
+    const nextLength = rest >= 5
+      ? ((body[next + 1] << 24) | (body[next + 2] << 16) | (body[next + 3] << 8) |
+        body[next + 4]) >>>
+        0
+      : -1;
+    if (nextLength < 0 || rest < 5 + nextLength) {
+      throw new ConnectError(
+        `protocol error: ${rest} bytes after the message are not an envelope`,
+        Code.InvalidArgument,
+      );
+    }
     throw new ConnectError(
       "protocol error: received extra input message for unary method",
       Code.Unimplemented,
