@@ -1,9 +1,9 @@
 /**
  * The fast path as a fetch handler for `Deno.serve`: Connect (POST and GET,
- * binary and JSON) and gRPC-web unary calls of the procedures in the table
- * are served by the {@linkcode UnaryEngine}; everything else (streams,
- * compression, other content types, other paths) goes to `fallback`
- * unchanged.
+ * binary and JSON) and gRPC-web unary calls of the procedures in the table,
+ * identity or gzip/brotli, are served by the {@linkcode UnaryEngine};
+ * everything else (streams, other encodings, other content types, other
+ * paths) goes to `fallback` unchanged.
  *
  * `Deno.serve` cannot send HTTP trailers, so native gRPC is not served here
  * (the instance's main port serves it through node:http2).
@@ -16,6 +16,7 @@ import { connectError, connectUnaryType, parseConnectGet } from "./connect_wire.
 import { grpcError, grpcType } from "./grpc_wire.ts";
 import type { ProcedureTable } from "./procedures.ts";
 import type { Reply } from "./reply.ts";
+import { decodeConnectBody, decodeGrpcBody, takesEncoding } from "./request_encoding.ts";
 import type { UnaryEngine } from "./unary.ts";
 
 /** A fetch-style handler. */
@@ -61,8 +62,11 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
   ) {
     const h = req.headers;
     const encoding = h.get("content-encoding");
-    if (encoding !== null && encoding !== "identity") return fallback(req);
-    const body = await readBody(req, h, maxBody - 5);
+    if (!takesEncoding(encoding)) return fallback(req);
+    const read = await readBody(req, h, maxBody - 5);
+    const body = read instanceof ConnectError
+      ? read
+      : await decodeConnectBody(encoding, read, engine.readMaxBytes);
     if (body instanceof ConnectError) return toResponse(req, connectError(body, undefined));
     const reply = await engine.connect(
       proc,
@@ -83,8 +87,11 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
   ) {
     const h = req.headers;
     const encoding = h.get("grpc-encoding");
-    if (encoding !== null && encoding !== "identity") return fallback(req);
-    const body = await readBody(req, h, maxBody);
+    if (!takesEncoding(encoding)) return fallback(req);
+    const read = await readBody(req, h, maxBody);
+    const body = read instanceof ConnectError
+      ? read
+      : await decodeGrpcBody(encoding, read, engine.readMaxBytes);
     if (body instanceof ConnectError) {
       return toResponse(req, grpcError("grpc-web", body, binary, undefined));
     }
@@ -112,10 +119,12 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
       return toResponse(req, connectError(ConnectError.from(e, Code.InvalidArgument), undefined));
     }
     if (get === undefined) return fallback(req);
+    const message = await decodeConnectBody(get.compression, get.message, engine.readMaxBytes);
+    if (message instanceof ConnectError) return toResponse(req, connectError(message, undefined));
     const reply = await engine.connect(
       proc,
       get.binary,
-      get.message,
+      message,
       "GET",
       req.headers.get("connect-timeout-ms"),
       req,
