@@ -26,6 +26,7 @@ import {
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { fetchCors } from "./cors.ts";
+import { checkEnvelopeFlags } from "./envelope_flags.ts";
 import { createFastFetchHandler, type FetchHandler } from "./fast/fetch_handler.ts";
 import type { ProcedureTable } from "./fast/procedures.ts";
 import type { UnaryEngine } from "./fast/unary.ts";
@@ -71,7 +72,9 @@ export function serveFastListener(o: FastListenerOptions): Promise<FastListener>
   });
   o.routes(router);
   const rpc = new Map<string, FetchHandler>();
-  for (const h of router.handlers) rpc.set(h.requestPath, createFetchHandler(h));
+  for (const h of router.handlers) {
+    rpc.set(h.requestPath, createFetchHandler(checkEnvelopeFlags(h)));
+  }
   const plain = fetchRoutes(o.plain);
   const cors = fetchCors(o.corsOrigins);
   const grpcHere =

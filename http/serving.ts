@@ -8,15 +8,18 @@
  * @module
  */
 import type { DescService, JsonReadOptions, JsonWriteOptions } from "@bufbuild/protobuf";
-import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { withCors } from "./cors.ts";
+import { type ConnectRouter, createConnectRouter, type ServiceImpl } from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import { corsHeaders, withCors } from "./cors.ts";
 import { createFastRequestHandler, createFastStreamHandler } from "./fast/node_handler.ts";
 import { ProcedureTable } from "./fast/procedures.ts";
 import { type CallObserver, UnaryEngine } from "./fast/unary.ts";
 import { type FastListener, serveFastListener } from "./fast_listener.ts";
 import { nodeRoutes, type PlainRoutes } from "./routes.ts";
 import { observeInterceptor } from "./observe.ts";
+import { checkEnvelopeFlags } from "./envelope_flags.ts";
+import { nodeAdapter } from "./node_adapter.ts";
+import { requestErrorsInterceptor } from "./request_errors.ts";
 import { type NodeHandler, type OnePortLimits, serveOnePort } from "./one_port.ts";
 
 /** A service and its implementation. */
@@ -79,15 +82,21 @@ export async function serve(o: ServeOptions): Promise<Serving> {
   const routerOptions = {
     readMaxBytes: o.readMaxBytes,
     jsonOptions: o.jsonOptions,
-    interceptors: [observeInterceptor(o.observer)],
+    interceptors: [observeInterceptor(o.observer), requestErrorsInterceptor()],
     shutdownSignal: shutdown.signal,
   };
-  const adapter = connectNodeAdapter({
+  // connect-node's adapter, over handlers whose request envelopes are checked.
+  const router = createConnectRouter({
+    acceptCompression: [compressionGzip, compressionBrotli],
     ...routerOptions,
-    routes,
-    fallback: nodeRoutes(o.plain) as NodeHandler as never,
   });
-  const fast = { engine, procedures };
+  routes(router);
+  const adapter = nodeAdapter(
+    router.handlers.map(checkEnvelopeFlags),
+    nodeRoutes(o.plain) as NodeHandler,
+    (err) => o.onError?.(err, "handler"),
+  );
+  const fast = { engine, procedures, cors: corsHeaders(o.corsOrigins) };
   const fastPath = o.fastPath ?? true;
   const main = await serveOnePort({
     hostname: o.hostname,

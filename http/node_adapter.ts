@@ -1,0 +1,39 @@
+/**
+ * connect-es's universal handlers on `node:http`/`node:http2` requests, as
+ * `connectNodeAdapter` from connect-node serves them (path to handler,
+ * `universalRequestFromNodeRequest`, `universalResponseToNodeResponse`), but
+ * over handlers the caller gives, so each can be wrapped first (see
+ * envelope_flags.ts). The main port serves what the fast path leaves with it.
+ *
+ * @module
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import {
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import type { NodeHandler } from "./one_port.ts";
+
+/**
+ * A node handler serving `handlers` by request path; other paths go to
+ * `fallback`. A handler that fails after its answer started (the client went
+ * away) is reported to `onError`, as connect-node logs it.
+ */
+export function nodeAdapter(
+  handlers: readonly UniversalHandler[],
+  fallback: NodeHandler,
+  onError: (error: unknown) => void = () => {},
+): NodeHandler {
+  const paths = new Map(handlers.map((h) => [h.requestPath, h]));
+  return (req, res) => {
+    const h = paths.get(req.url?.split("?", 2)[0] ?? "");
+    if (h === undefined) return fallback(req, res);
+    const uReq = universalRequestFromNodeRequest(req as never, res as never, undefined, undefined);
+    h(uReq)
+      .then((uRes) => universalResponseToNodeResponse(uRes, res as never))
+      .catch((reason) => {
+        if (ConnectError.from(reason).code !== Code.Aborted) onError(reason);
+      });
+  };
+}
