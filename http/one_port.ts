@@ -77,6 +77,16 @@ export interface OnePortLimits {
    * flight still finish). Default 5 min; clients that ping keep it open.
    */
   http2IdleTimeoutMs?: number;
+  /**
+   * HTTP/2: a PING the server sends (to an idle session, or on close) must
+   * be answered within this, else the session is destroyed. This also bounds
+   * a client that stopped in the middle of a header block (HEADERS without
+   * END_HEADERS: nothing but CONTINUATION may follow, so it can neither send
+   * nor answer anything): it is cut after `http2IdleTimeoutMs` plus this,
+   * since node:http2 has no timeout of its own for unfinished header blocks.
+   * Default 10 s.
+   */
+  http2PingTimeoutMs?: number;
   /** HTTP/2: `SETTINGS_MAX_CONCURRENT_STREAMS` per session. Default 256. */
   maxConcurrentStreams?: number;
   /** Most simultaneous TCP connections; further ones are dropped. Default: no limit. */
@@ -214,13 +224,17 @@ const H2_DECIDING_BYTES = 3;
 /** On close, how long idle HTTP/1.x keep-alive connections stay for a request already sent. */
 const IDLE_LINGER_MS = 200;
 
+/** Default {@linkcode OnePortLimits.maxHeaderBytes} (also the fast listener's). */
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+
 const DEFAULTS: Required<OnePortLimits> = {
-  maxHeaderBytes: 16 * 1024,
+  maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
   firstBytesTimeoutMs: 10_000,
   headersTimeoutMs: 30_000,
   requestTimeoutMs: 300_000,
   keepAliveTimeoutMs: 5_000,
   http2IdleTimeoutMs: 300_000,
+  http2PingTimeoutMs: 10_000,
   maxConcurrentStreams: 256,
   maxConnections: 0,
   drainBytes: 256 * 1024,
@@ -413,7 +427,14 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
   function goawayWhenIdle(session: http2.Http2Session) {
     if (session.closed || session.destroyed || pinging.has(session)) return;
     pinging.add(session);
+    const unanswered = limits.http2PingTimeoutMs > 0
+      ? setTimeout(() => {
+        if (!pinging.delete(session)) return;
+        session.destroy();
+      }, limits.http2PingTimeoutMs)
+      : undefined;
     const sent = session.ping((err) => {
+      clearTimeout(unanswered);
       // Streams that arrived with the PING ACK are dispatched on next ticks:
       // look after them.
       setImmediate(() => {
@@ -423,6 +444,7 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
       });
     });
     if (!sent) {
+      clearTimeout(unanswered);
       pinging.delete(session);
       session.close();
     }
