@@ -13,14 +13,20 @@ import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { corsHeaders, withCors } from "./cors.ts";
 import { createFastRequestHandler, createFastStreamHandler } from "./fast/node_handler.ts";
 import { ProcedureTable } from "./fast/procedures.ts";
+import { DEFAULT_BODY_TIMEOUT_MS } from "./fast/body_deadline.ts";
 import { type CallObserver, UnaryEngine } from "./fast/unary.ts";
 import { type FastListener, serveFastListener } from "./fast_listener.ts";
 import { nodeRoutes, type PlainRoutes } from "./routes.ts";
 import { observeInterceptor } from "./observe.ts";
-import { checkEnvelopeFlags } from "./envelope_flags.ts";
+import { guardRequestBody } from "./request_body_guard.ts";
 import { nodeAdapter } from "./node_adapter.ts";
 import { requestErrorsInterceptor } from "./request_errors.ts";
-import { type NodeHandler, type OnePortLimits, serveOnePort } from "./one_port.ts";
+import {
+  DEFAULT_MAX_HEADER_BYTES,
+  type NodeHandler,
+  type OnePortLimits,
+  serveOnePort,
+} from "./one_port.ts";
 
 /** A service and its implementation. */
 export interface Registration {
@@ -39,6 +45,12 @@ export interface ServeOptions {
   readonly services: readonly Registration[];
   /** Largest request message (RESOURCE_EXHAUSTED past it). */
   readonly readMaxBytes: number;
+  /**
+   * Most milliseconds a unary request's body may take to arrive after its
+   * head, on both listeners (DEADLINE_EXCEEDED past it); 0 = no bound.
+   * Default {@linkcode DEFAULT_BODY_TIMEOUT_MS}.
+   */
+  readonly bodyTimeoutMs?: number;
   /**
    * Serve unary calls through the fast path (default true); false leaves
    * every call to connect-es (the library path, for comparison and as a
@@ -79,24 +91,25 @@ export async function serve(o: ServeOptions): Promise<Serving> {
   for (const r of o.services) procedures.add(r.service, r.impl);
   const engine = new UnaryEngine({ readMaxBytes: o.readMaxBytes, observer: o.observer });
   const shutdown = new AbortController();
+  const bodyTimeoutMs = o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const routerOptions = {
     readMaxBytes: o.readMaxBytes,
     jsonOptions: o.jsonOptions,
     interceptors: [observeInterceptor(o.observer), requestErrorsInterceptor()],
     shutdownSignal: shutdown.signal,
   };
-  // connect-node's adapter, over handlers whose request envelopes are checked.
+  // connect-node's adapter, over handlers whose request bodies are checked (request_body_guard.ts).
   const router = createConnectRouter({
     acceptCompression: [compressionGzip, compressionBrotli],
     ...routerOptions,
   });
   routes(router);
   const adapter = nodeAdapter(
-    router.handlers.map(checkEnvelopeFlags),
+    router.handlers.map((h) => guardRequestBody(h, { bodyTimeoutMs })),
     nodeRoutes(o.plain) as NodeHandler,
     (err) => o.onError?.(err, "handler"),
   );
-  const fast = { engine, procedures, cors: corsHeaders(o.corsOrigins) };
+  const fast = { engine, procedures, cors: corsHeaders(o.corsOrigins), bodyTimeoutMs };
   const fastPath = o.fastPath ?? true;
   const main = await serveOnePort({
     hostname: o.hostname,
@@ -122,6 +135,8 @@ export async function serve(o: ServeOptions): Promise<Serving> {
         plain: o.plain,
         corsOrigins: o.corsOrigins,
         mainPort: main.port,
+        bodyTimeoutMs,
+        maxHeaderBytes: o.limits?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
         tls: o.tls,
         onError: (err) => o.onError?.(err, "fast"),
       });

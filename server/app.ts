@@ -180,6 +180,7 @@ export async function startDataService(
       fastPort: config.fastPort,
       services,
       readMaxBytes: config.readMaxBytes,
+      bodyTimeoutMs: config.bodyTimeoutMs,
       limits: { maxConcurrentStreams: config.http2MaxStreams },
       observer: createObserver(metrics, log),
       plain,

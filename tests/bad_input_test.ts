@@ -35,7 +35,13 @@ class Sender {
     protocol: Protocol,
     port: Port,
     http: HttpVersion,
-    req: { method?: string; path: string; headers: [string, string][]; body?: Uint8Array },
+    req: {
+      method?: string;
+      path: string;
+      headers: [string, string][];
+      body?: Uint8Array;
+      stall?: boolean;
+    },
   ): Promise<{ code: string; result: Result }> {
     const c: FuzzCase = {
       index: 0,
@@ -50,7 +56,7 @@ class Sender {
     };
     const result = http === "h1"
       ? await this.#h1[port].send(c, 5000)
-      : await this.#h2[port].send(c, 5000);
+      : await this.#h2[port].send({ ...c, stall: req.stall }, 5000);
     return { code: codeOf(c, result), result };
   }
 
@@ -66,6 +72,11 @@ class Sender {
       }
     }
     return out;
+  }
+
+  /** Raw bytes on a fresh HTTP/1.1 connection. */
+  raw(port: Port, bytes: Uint8Array): Promise<Result> {
+    return this.#h1[port].send(bytes, 5000);
   }
 
   async close() {
@@ -324,4 +335,137 @@ Deno.test("JSON ids must be decimal strings or safe integers, on both listeners 
       );
     }
   });
+});
+
+/** Resolves with how long until the server closes `conn` (reading and dropping what it sends). */
+async function closedAfter(conn: Deno.Conn, ms: number): Promise<number | "still open"> {
+  const started = performance.now();
+  const buf = new Uint8Array(16 * 1024);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, ms);
+  try {
+    while ((await conn.read(buf)) !== null) { /* the answer */ }
+  } catch { /* closed by the timer */ }
+  clearTimeout(timer);
+  if (timedOut) return "still open";
+  conn.close();
+  return performance.now() - started;
+}
+
+Deno.test("a unary body that stops coming gets DEADLINE_EXCEEDED after --body-timeout-ms (was: a hang)", async () => {
+  await withInstance(async (s) => {
+    const json: [string, string] = ["content-type", "application/json"];
+    for (const port of ["main", "fast"] as const) {
+      // HTTP/1.1: the head announces 100 bytes, 4 come.
+      for (
+        const [protocol, type] of [["connect-json", "application/json"], [
+          "grpc-web",
+          "application/grpc-web+proto",
+        ]] as const
+      ) {
+        const raw = utf8(
+          `POST ${GET_STATS} HTTP/1.1\r\nhost: t\r\ncontent-type: ${type}\r\ncontent-length: 100\r\n\r\n{"a`,
+        );
+        const result = await s.raw(port, raw);
+        const c: FuzzCase = {
+          index: 0,
+          family: "",
+          protocol,
+          port,
+          http: "h1",
+          method: "POST",
+          path: "",
+          headers: [],
+          body: raw,
+        };
+        assert.equal(codeOf(c, result), "deadline_exceeded", `${protocol} ${port}/h1`);
+        assert.ok(result.kind === "answer" && result.answer.headers["connection"] === "close");
+        assert.ok(result.ms < 3000, `${result.ms} ms`);
+      }
+      // HTTP/2: a head and no body at all; a unary call and a Watch (connect-es).
+      const stalled = await s.send("connect-json", port, "h2", {
+        path: GET_STATS,
+        headers: [json],
+        stall: true,
+      });
+      assert.equal(stalled.code, "deadline_exceeded", `Connect ${port}/h2`);
+      const watch = await s.send("grpc-web", port, "h2", {
+        path: WATCH,
+        headers: grpcWeb,
+        stall: true,
+      });
+      assert.equal(watch.code, "deadline_exceeded", `gRPC-web Watch ${port}/h2`);
+    }
+    const grpcStalled = await s.send("grpc", "main", "h2", {
+      path: GET_STATS,
+      headers: grpc,
+      stall: true,
+    });
+    assert.equal(grpcStalled.code, "deadline_exceeded", "gRPC main/h2");
+    // The main port also closes the HTTP/1.1 connection (Deno.serve waits for the client to).
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.instance.mainPort });
+    await conn.write(utf8(
+      `POST ${GET_STATS} HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{`,
+    ));
+    const closed = await closedAfter(conn, 3000);
+    assert.ok(typeof closed === "number", `main port HTTP/1.1 connection ${closed}`);
+  }, ["--body-timeout-ms", "300"]);
+});
+
+Deno.test("the fast listener refuses request heads over 16 KiB with 431, as the main port does (was 200)", async () => {
+  await withInstance(async (s) => {
+    for (const port of ["main", "fast"] as const) {
+      for (const http of ["h1", "h2"] as const) {
+        const r = await s.send("http", port, http, {
+          path: GET_STATS,
+          headers: [["content-type", "application/json"], ["x-big", "v".repeat(20_000)]],
+          body: utf8("{}"),
+        });
+        assert.equal(r.code, "http:431", `${port}/${http}`);
+        const many = await s.send("http", port, http, {
+          path: GET_STATS,
+          headers: [
+            ["content-type", "application/json"],
+            ...Array.from(
+              { length: 80 },
+              (_, i) => [`x-f${i}`, "v".repeat(200)] as [string, string],
+            ),
+          ],
+          body: utf8("{}"),
+        });
+        // Or, on the main port's HTTP/2, a reset of the stream (past SETTINGS_MAX_HEADER_LIST_SIZE).
+        const refused = port === "main" && http === "h2" ? ["http:431", "closed"] : ["http:431"];
+        assert.ok(refused.includes(many.code), `many fields, ${port}/${http}: ${many.code}`);
+      }
+    }
+  });
+});
+
+Deno.test("timeouts longer than a timer can wait are no deadline (were DEADLINE_EXCEEDED at once)", async () => {
+  await withInstance(async (s) => {
+    const get = envelope(
+      0,
+      concat(tag(1, 0), new Uint8Array([7]), tag(2, 0), new Uint8Array([0xd9, 0x36])),
+    );
+    for (const http of ["h1", "h2"] as const) {
+      const r = await s.send("grpc", "main", http, {
+        path: GET_MESSAGE,
+        headers: [...grpc, ["grpc-timeout", "99999999H"]],
+        body: get,
+      });
+      assert.equal(r.code, "ok", `gRPC GetMessage ${http}`);
+    }
+    all(
+      await s.everywhere("connect-json", {
+        path: GET_MESSAGE,
+        headers: [["content-type", "application/json"], ["connect-timeout-ms", "9999999999"]],
+        body: utf8('{"channelId":"7","messageId":"7001"}'),
+      }),
+      "ok",
+      "Connect GetMessage",
+    );
+  }, ["--store-latency-ms", "20"]); // a call that takes longer than the 1 ms an overflowing timer waits
 });

@@ -24,6 +24,7 @@ import type { Procedure, ProcedureTable } from "./procedures.ts";
 import { forEachField, type Reply, withFields } from "./reply.ts";
 import type { UnaryEngine } from "./unary.ts";
 import { decodeConnectBody, decodeGrpcBody, takesEncoding } from "./request_encoding.ts";
+import { BodyDeadline, bodyTimeoutError } from "./body_deadline.ts";
 
 /** Options of the node fast handlers. */
 export interface FastNodeOptions {
@@ -34,6 +35,8 @@ export interface FastNodeOptions {
    * allowed). Without it, requests with an `Origin` go to the fallback.
    */
   readonly cors?: (origin: string) => Readonly<Record<string, string>> | undefined;
+  /** Most milliseconds a request body may take after its head (see body_deadline.ts); 0 = none. */
+  readonly bodyTimeoutMs?: number;
 }
 
 /** Takes an HTTP/2 stream (true) or leaves it alone (false). */
@@ -222,6 +225,7 @@ export function createFastStreamHandler(o: FastNodeOptions): FastStreamHandler {
       stream,
       maxBody,
       (body) => run(engine, r, body, header, raw, h2Reader).then(respond),
+      o.bodyTimeoutMs ?? 0,
     );
     return true;
   };
@@ -256,7 +260,14 @@ export function createFastRequestHandler(o: FastNodeOptions): FastRequestHandler
       run(engine, r, EMPTY, header, raw, h1Reader).then(respond);
       return true;
     }
-    readStream(req, maxBody, (body) => run(engine, r, body, header, raw, h1Reader).then(respond));
+    readStream(
+      req,
+      maxBody,
+      (body) => run(engine, r, body, header, raw, h1Reader).then(respond),
+      o.bodyTimeoutMs ?? 0,
+      // The rest of the body may never come: the connection cannot carry another request.
+      () => res.setHeader("connection", "close"),
+    );
     return true;
   };
 }
@@ -272,18 +283,33 @@ function corsOf(
   return origin === undefined ? undefined : o.cors?.(origin);
 }
 
-/** Reads a whole body up to `max` bytes; past it, stops reading and reports RESOURCE_EXHAUSTED. */
+/**
+ * Reads a whole body up to `max` bytes; past it, stops reading and reports
+ * RESOURCE_EXHAUSTED. A body not complete within `timeoutMs` (0 = no bound)
+ * is reported as DEADLINE_EXCEEDED, after `onTimeout`.
+ */
 function readStream(
   stream: NodeJS.ReadableStream & { destroyed?: boolean },
   max: number,
   done: (body: Uint8Array | ConnectError) => void,
+  timeoutMs: number,
+  onTimeout?: () => void,
 ): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
+  const deadline = timeoutMs > 0
+    ? new BodyDeadline(timeoutMs, () => {
+      if (stream.destroyed) return;
+      onTimeout?.();
+      finish(bodyTimeoutError(timeoutMs));
+      stream.resume(); // discard what still comes
+    })
+    : undefined;
   const finish = (body: Uint8Array | ConnectError) => {
     if (finished) return;
     finished = true;
+    deadline?.cancel();
     stream.removeListener("data", onData);
     stream.removeListener("end", onEnd);
     done(body);

@@ -588,15 +588,21 @@ const connectTimeout: Family = (r, ctx) => {
   const value = bad
     ? r.pick(["-1", "abc", "1.5", "12345678901", "0x10", "+5", "1e3", "1,2"])
     : r.pick(["0", "1", "5000", "9999999999"]);
+  // Longer than a timer can wait (about 24.8 days): no deadline, not DEADLINE_EXCEEDED.
+  const endless = value === "9999999999";
   return {
-    family: bad ? "connect/bad-timeout" : "connect/timeout",
+    family: bad ? "connect/bad-timeout" : endless ? "connect/endless-timeout" : "connect/timeout",
     protocol: "connect-json",
     ...pickTransport(r),
     method: "POST",
     path: proc.path,
     headers: connectHeaders(false, [["connect-timeout-ms", value]]),
     body: utf8(validJson(r, proc, ctx)),
-    expect: bad ? INVALID : ["ok", "not_found", "invalid_argument", "deadline_exceeded"],
+    expect: bad
+      ? INVALID
+      : endless
+      ? ["ok", "not_found", "invalid_argument"]
+      : ["ok", "not_found", "invalid_argument", "deadline_exceeded"],
   };
 };
 
@@ -915,9 +921,14 @@ const grpcTimeout: Family = (r, ctx) => {
     ? r.pick(["abc", "1", "S", "123456789S", "-1S", "1.5S", "1s", "1X", "1 S", "0x1S"])
     : r.pick(["1n", "1u", "1m", "10S", "99999999H", "0S"]);
   const kind = web ? "grpc-web" : "grpc";
-  const expect = bad ? INVALID : ["ok", "not_found", "invalid_argument", "deadline_exceeded"];
+  const endless = value === "99999999H";
+  const expect = bad
+    ? INVALID
+    : endless
+    ? ["ok", "not_found", "invalid_argument"]
+    : ["ok", "not_found", "invalid_argument", "deadline_exceeded"];
   return {
-    family: `${kind}/${bad ? "bad-timeout" : "timeout"}`,
+    family: `${kind}/${bad ? "bad-timeout" : endless ? "endless-timeout" : "timeout"}`,
     protocol: kind,
     ...t,
     method: "POST",

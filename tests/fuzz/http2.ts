@@ -17,6 +17,8 @@ export interface H2Request {
   readonly path: string;
   readonly headers: readonly (readonly [string, string])[];
   readonly body: Uint8Array;
+  /** Leave the request side open after the body (a client that stalls). Default false. */
+  readonly stall?: boolean;
 }
 
 /** One HTTP/2 session to one port, reopened when the server ends it. */
@@ -88,7 +90,18 @@ export class H2Client {
       });
       stream.on("trailers", (t) => trailers = flatten(t));
       stream.on("data", (c: Buffer) => chunks.push(new Uint8Array(c)));
-      stream.on("end", () => ended = true);
+      stream.on("end", () => {
+        ended = true;
+        // The answer is whole; a request side the client left open is not waited for.
+        if (req.stall && status !== 0) {
+          finish({
+            kind: "answer",
+            answer: { status, headers: head, trailers, body: concat(...chunks) },
+            ms: performance.now() - started,
+          });
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+        }
+      });
       stream.on("error", () => {});
       stream.on("close", () => {
         const ms = performance.now() - started;
@@ -111,7 +124,8 @@ export class H2Client {
         }
       });
       if (req.method === "GET" && req.body.length === 0) return;
-      stream.end(req.body);
+      if (req.stall) stream.write(req.body);
+      else stream.end(req.body);
     });
   }
 

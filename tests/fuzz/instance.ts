@@ -5,7 +5,7 @@
  * line `{ url, fastUrl, channelId, messageId }` once both listeners are
  * bound; stops when its standard input closes or on SIGTERM.
  *
- * `deno run -A tests/fuzz/instance.ts [serve flags...]`
+ * `deno run -A tests/fuzz/instance.ts [--store-latency-ms N] [serve flags...]`
  *
  * @module
  */
@@ -16,8 +16,10 @@ import { MemoryStore } from "../../server/memory_store.ts";
 export const KNOWN = { channelId: 7n, messageId: 7001n, authorId: 3n, content: "known" };
 
 if (import.meta.main) {
-  const store = new MemoryStore({ messages: [KNOWN] });
-  const svc = await startMemoryInstance({ store, args: Deno.args });
+  const args = [...Deno.args];
+  const latency = args[0] === "--store-latency-ms" ? Number(args.splice(0, 2)[1]) : 0;
+  const store = new MemoryStore({ messages: [KNOWN], latencyMs: latency });
+  const svc = await startMemoryInstance({ store, args });
   console.log(JSON.stringify({
     url: svc.url,
     fastUrl: svc.fastUrl,

@@ -32,7 +32,10 @@ export interface FuzzInstance {
   stop(): Promise<number>;
 }
 
-/** Starts `tests/fuzz/instance.ts` with `--read-max-bytes readMaxBytes` and more serve flags. */
+/**
+ * Starts `tests/fuzz/instance.ts` with `--read-max-bytes readMaxBytes` and
+ * more serve flags (`args` may start with `--store-latency-ms N`).
+ */
 export async function startFuzzInstance(
   readMaxBytes: number,
   args: readonly string[] = [],
@@ -42,9 +45,10 @@ export async function startFuzzInstance(
       "run",
       "-A",
       new URL("./instance.ts", import.meta.url).pathname,
+      ...(args[0] === "--store-latency-ms" ? args.slice(0, 2) : []),
       "--read-max-bytes",
       String(readMaxBytes),
-      ...args,
+      ...(args[0] === "--store-latency-ms" ? args.slice(2) : args),
     ],
     stdin: "piped",
     stdout: "piped",
