@@ -5,7 +5,9 @@
  * compressed message without an encoding and a torn compressed stream as
  * INTERNAL. An error that comes out of the request stream is about what the
  * client sent: this interceptor makes those INVALID_ARGUMENT. (Unary calls
- * are parsed before any interceptor runs; the fast path takes those.)
+ * are parsed before any interceptor runs; the fast path takes those.) One
+ * stays INTERNAL, as the gRPC and Connect protocols and their conformance
+ * suite require: a compressed message in a request without an encoding.
  *
  * @module
  */
@@ -19,11 +21,17 @@ export function requestErrorsInterceptor(): Interceptor {
   };
 }
 
+/** connect-es's message for a compressed envelope without a request encoding. */
+const UNEXPECTED_COMPRESSED = /^received compressed envelope, but do not know how to decompress/;
+
 async function* clientErrors<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
   try {
     yield* messages;
   } catch (e) {
-    if (e instanceof ConnectError && e.code === Code.Internal) {
+    if (
+      e instanceof ConnectError && e.code === Code.Internal &&
+      !UNEXPECTED_COMPRESSED.test(e.rawMessage)
+    ) {
       throw new ConnectError(
         `invalid request message: ${e.rawMessage}`,
         Code.InvalidArgument,

@@ -198,14 +198,15 @@ Deno.test("envelope flags 2-255 are INVALID_ARGUMENT, also under grpc-encoding a
         );
       }
     }
-    // A compressed flag without grpc-encoding: was INTERNAL.
+    // A compressed flag without grpc-encoding stays INTERNAL: the protocols and their
+    // conformance suite ("unexpected-compressed-message") require it.
     all(
       await s.everywhere("grpc", {
         path: GET_STATS,
         headers: grpc,
         body: envelope(1, new Uint8Array(0)),
       }),
-      "invalid_argument",
+      "internal",
       "gRPC, flags 1 without grpc-encoding",
     );
   });

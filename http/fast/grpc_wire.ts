@@ -36,12 +36,14 @@ export function grpcContentType(kind: GrpcKind, binary: boolean): string {
 
 /**
  * The one message of a unary request body: exactly one envelope with flags 0.
- * Throws INVALID_ARGUMENT for anything malformed (flags other than 0 — a
- * compressed message here came without a `grpc-encoding`, the adapters
- * decompress the others first —, a torn envelope, bytes after the message
- * that are not a whole second envelope), RESOURCE_EXHAUSTED over
- * `readMaxBytes`, and UNIMPLEMENTED (as connect-es and connect-go) for an
- * empty body or a second message.
+ * Throws INVALID_ARGUMENT for anything malformed (flags 2–255, a torn
+ * envelope, bytes after the message that are not a whole second envelope),
+ * RESOURCE_EXHAUSTED over `readMaxBytes`, UNIMPLEMENTED (as connect-es and
+ * connect-go) for an empty body or a second message, and INTERNAL for a
+ * compressed message (flags 1): the adapters decompress messages under a
+ * `grpc-encoding` first, so this one came without any, which the gRPC and
+ * Connect protocols answer with INTERNAL (the conformance suite's
+ * "unexpected-compressed-message" case requires it).
  */
 export function unwrapUnary(body: Uint8Array, readMaxBytes: number): Uint8Array {
   if (body.length < 5) {
@@ -57,7 +59,7 @@ export function unwrapUnary(body: Uint8Array, readMaxBytes: number): Uint8Array 
   if (flags === 1) {
     throw new ConnectError(
       "protocol error: compressed message (flags 1) in a request without grpc-encoding",
-      Code.InvalidArgument,
+      Code.Internal,
     );
   }
   if (flags !== 0) {

@@ -156,15 +156,27 @@ export interface FuzzReport {
   /** Normal calls after batches that did not succeed. */
   readonly normalFailures: string[];
   batches: number;
-  /** The instance process ended during the run. */
-  crashed: boolean;
+  /**
+   * Times the instance process died (then a new one was started and the run
+   * went on): the batch, and what the process said last.
+   */
+  readonly crashes: { batch: number; exit: number; said: string }[];
+  /** Broken rules in batches during which the instance died (not in `failures`). */
+  lostToCrashes: number;
   /** HTTP/2 session errors seen by the client. */
   readonly sessionErrors: string[];
   durationMs: number;
 }
 
-/** Runs the cases; never throws for what the server does (it is in the report). */
-export async function runFuzz(instance: FuzzInstance, o: FuzzOptions): Promise<FuzzReport> {
+/**
+ * Runs the cases against instances from `start` (a new one after a crash);
+ * never throws for what the server does (it is in the report).
+ */
+export async function runFuzz(
+  start: () => Promise<FuzzInstance>,
+  o: FuzzOptions,
+): Promise<FuzzReport> {
+  let instance = await start();
   const batch = o.batch ?? 250;
   const concurrency = o.concurrency ?? 8;
   const hard = o.hardTimeoutMs ?? 5000;
@@ -180,12 +192,13 @@ export async function runFuzz(instance: FuzzInstance, o: FuzzOptions): Promise<F
     failures: [],
     normalFailures: [],
     batches: 0,
-    crashed: false,
+    crashes: [],
+    lostToCrashes: 0,
     sessionErrors: [],
     durationMs: 0,
   };
   const started = performance.now();
-  const h1 = { main: new H1Client(instance.mainPort), fast: new H1Client(instance.fastPort) };
+  let h1 = { main: new H1Client(instance.mainPort), fast: new H1Client(instance.fastPort) };
   const base = (p: number) => `http://127.0.0.1:${p}`;
   let h2 = {
     main: new H2Client(base(instance.mainPort)),
@@ -233,6 +246,7 @@ export async function runFuzz(instance: FuzzInstance, o: FuzzOptions): Promise<F
 
   for (let b = 0; b < indices.length; b += batch) {
     const todo = indices.slice(b, b + batch);
+    const failuresBefore = report.failures.length;
     let next = 0;
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next < todo.length) {
@@ -249,8 +263,22 @@ export async function runFuzz(instance: FuzzInstance, o: FuzzOptions): Promise<F
     };
     report.batches++;
     if (!instance.alive()) {
-      report.crashed = true;
-      break;
+      const exit = await instance.stop();
+      const said = instance.stderr().split("\n").filter((l) =>
+        /\S/.test(l) && !/legacy-abort/.test(l)
+      );
+      report.crashes.push({ batch: report.batches, exit, said: said.slice(-3).join(" | ") });
+      report.lostToCrashes += report.failures.length - failuresBefore;
+      report.failures.length = failuresBefore;
+      o.log?.(`batch ${report.batches}: the instance died (exit ${exit}); starting a new one`);
+      h1.main.close();
+      h1.fast.close();
+      instance = await start();
+      h1 = { main: new H1Client(instance.mainPort), fast: new H1Client(instance.fastPort) };
+      h2 = {
+        main: new H2Client(base(instance.mainPort)),
+        fast: new H2Client(base(instance.fastPort)),
+      };
     }
     for (const port of ["main", "fast"] as const) {
       for (const http of ["h1", "h2"] as const) {
@@ -279,6 +307,10 @@ export async function runFuzz(instance: FuzzInstance, o: FuzzOptions): Promise<F
   h1.main.close();
   h1.fast.close();
   await Promise.all([h2.main.close(), h2.fast.close()]);
+  const exit = await instance.stop();
+  if (exit !== 0) {
+    report.crashes.push({ batch: report.batches, exit, said: instance.stderr().slice(-300) });
+  }
   report.durationMs = performance.now() - started;
   return report;
 }
@@ -300,7 +332,11 @@ export function formatReport(r: FuzzReport, cases: number): string {
     `  transports: ${Object.entries(r.transports).sort().map(([t, n]) => `${t} ${n}`).join(", ")}`,
   );
   lines.push(`  slowest answer: ${Math.round(r.slowest.ms)} ms (${r.slowest.case})`);
-  lines.push(`  instance crashed: ${r.crashed ? "YES" : "no"}`);
+  lines.push(`  instance crashes: ${r.crashes.length}`);
+  for (const c of r.crashes) lines.push(`    batch ${c.batch}: exit ${c.exit}: ${c.said}`);
+  if (r.lostToCrashes) {
+    lines.push(`  broken rules in crashed batches (not counted): ${r.lostToCrashes}`);
+  }
   lines.push(`  normal calls failed after a batch: ${r.normalFailures.length}`);
   for (const n of r.normalFailures.slice(0, 10)) lines.push(`    ${n}`);
   lines.push(`  broken rules: ${r.failures.length}`);
