@@ -13,6 +13,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import type * as http from "node:http";
 import type { NodeHandler } from "./one_port.ts";
 
 /**
@@ -29,7 +30,16 @@ export function nodeAdapter(
   return (req, res) => {
     const h = paths.get(req.url?.split("?", 2)[0] ?? "");
     if (h === undefined) return fallback(req, res);
-    const uReq = universalRequestFromNodeRequest(req as never, res as never, undefined, undefined);
+    let uReq;
+    try {
+      uReq = universalRequestFromNodeRequest(req as never, res as never, undefined, undefined);
+    } catch (e) {
+      // connect-node needs an authority: an HTTP/1.x request without Host gets here.
+      const r = res as http.ServerResponse;
+      r.writeHead(400, { "content-type": "text/plain", connection: "close" });
+      r.end(`bad request: ${e instanceof Error ? e.message : e}\n`);
+      return;
+    }
     h(uReq)
       .then((uRes) => universalResponseToNodeResponse(uRes, res as never))
       .catch((reason) => {

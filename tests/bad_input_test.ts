@@ -416,7 +416,7 @@ Deno.test("a unary body that stops coming gets DEADLINE_EXCEEDED after --body-ti
   }, ["--body-timeout-ms", "300"]);
 });
 
-Deno.test("the fast listener refuses request heads over 16 KiB with 431, as the main port does (was 200)", async () => {
+Deno.test("request heads over 16 KiB get 431 on both listeners (were 200: the fast listener; ~18 KB of small fields on the main port)", async () => {
   await withInstance(async (s) => {
     for (const port of ["main", "fast"] as const) {
       for (const http of ["h1", "h2"] as const) {
@@ -437,6 +437,21 @@ Deno.test("the fast listener refuses request heads over 16 KiB with 431, as the 
           ],
           body: utf8("{}"),
         });
+        // Many small fields: Deno's node:http let ~20 KB of them through (main port, HTTP/1.1).
+        const small = await s.send("http", port, http, {
+          path: GET_STATS,
+          headers: [
+            ["content-type", "application/json"],
+            ...Array.from(
+              { length: 600 },
+              (_, i) => [`x-f${i}`, "v".repeat(20)] as [string, string],
+            ),
+          ],
+          body: utf8("{}"),
+        });
+        // HTTP/1.1 on the fast listener: hyper refuses over 100 fields with 400.
+        const want = port === "fast" && http === "h1" ? ["http:400"] : ["http:431", "closed"];
+        assert.ok(want.includes(small.code), `600 small fields, ${port}/${http}: ${small.code}`);
         // Or, on the main port's HTTP/2, a reset of the stream (past SETTINGS_MAX_HEADER_LIST_SIZE).
         const refused = port === "main" && http === "h2" ? ["http:431", "closed"] : ["http:431"];
         assert.ok(refused.includes(many.code), `many fields, ${port}/${http}: ${many.code}`);
@@ -469,4 +484,14 @@ Deno.test("timeouts longer than a timer can wait are no deadline (were DEADLINE_
       "Connect GetMessage",
     );
   }, ["--store-latency-ms", "20"]); // a call that takes longer than the 1 ms an overflowing timer waits
+});
+
+Deno.test("an HTTP/1.x request without Host that reaches connect-es gets 400 (was 500)", async () => {
+  await withInstance(async (s) => {
+    for (const line of [`POST ${GET_MESSAGE}`, `POST ${GET_MESSAGE} HTTP/1.0`]) {
+      const r = await s.raw("main", utf8(`${line}\r\ncontent-length: 0\r\n\r\n`));
+      assert.ok(r.kind === "answer", `${line}: ${r.kind}`);
+      assert.equal(r.answer.status, 400, line);
+    }
+  });
 });
