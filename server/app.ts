@@ -181,6 +181,7 @@ export async function startDataService(
       services,
       readMaxBytes: config.readMaxBytes,
       bodyTimeoutMs: config.bodyTimeoutMs,
+      fastPath: config.fastPath,
       limits: { maxConcurrentStreams: config.http2MaxStreams },
       observer: createObserver(metrics, log),
       plain,

@@ -61,7 +61,8 @@ export const SERVE = defineCommand({
       env: "NO_FAST_PATH",
       type: "bool",
       help: "Serve every call through connect-es (the library path) instead of the fast\n" +
-        "unary path",
+        "unary path (for comparison: connect-es answers undecodable binary with INTERNAL\n" +
+        "and reads JSON integers leniently)",
     },
     {
       name: "worker-id",

@@ -495,3 +495,17 @@ Deno.test("an HTTP/1.x request without Host that reaches connect-es gets 400 (wa
     }
   });
 });
+
+Deno.test("--no-fast-path serves every call through connect-es (the flag was ignored)", async () => {
+  await withInstance(async (s) => {
+    const r = await s.send("connect-proto", "main", "h1", {
+      path: GET_MESSAGE,
+      headers: [proto],
+      body: UNDECODABLE,
+    });
+    assert.ok(r.result.kind === "answer");
+    // connect-es's words (and its code: the library path is kept as it is, for comparison).
+    const error = JSON.parse(new TextDecoder().decode(r.result.answer.body));
+    assert.match(error.message, /^parse binary: /);
+  }, ["--no-fast-path"]);
+});
