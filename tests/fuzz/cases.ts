@@ -788,7 +788,8 @@ function envelopeBody(
     case "empty":
       return { variant, body: new Uint8Array(0), expect: ["unimplemented", "invalid_argument"] };
     case "oversized": {
-      const n = fit(http, ctx.readMaxBytes + 1 + r.int(40_000)) - 5;
+      // A message over the limit, its envelope within an HTTP/2 body's cap.
+      const n = Math.min(ctx.readMaxBytes + 1 + r.int(40_000), fit(http, Infinity) - 5);
       return { variant, body: envelope(0, r.bytes(n)), expect: ["resource_exhausted"] };
     }
     default: {
