@@ -418,43 +418,35 @@ Deno.test("a unary body that stops coming gets DEADLINE_EXCEEDED after --body-ti
 
 Deno.test("request heads over 16 KiB get 431 on both listeners (were 200: the fast listener; ~18 KB of small fields on the main port)", async () => {
   await withInstance(async (s) => {
+    const fields = (n: number, size: number) =>
+      Array.from({ length: n }, (_, i) => [`x-f${i}`, "v".repeat(size)] as [string, string]);
+    const heads: [string, [string, string][], string][] = [
+      ["one 20 KB field", [["x-big", "v".repeat(20_000)]], "http:431"],
+      ["80 fields of 200 B", fields(80, 200), "http:431"],
+      // Deno's node:http let these through (main port, HTTP/1.1); node:http2 refused the stream
+      // (over its 128 fields, see one_port.ts); hyper refuses over 100 fields with 400.
+      ["600 fields of 20 B", fields(600, 20), "http:431"],
+    ];
     for (const port of ["main", "fast"] as const) {
       for (const http of ["h1", "h2"] as const) {
-        const r = await s.send("http", port, http, {
-          path: GET_STATS,
-          headers: [["content-type", "application/json"], ["x-big", "v".repeat(20_000)]],
-          body: utf8("{}"),
-        });
-        assert.equal(r.code, "http:431", `${port}/${http}`);
-        const many = await s.send("http", port, http, {
-          path: GET_STATS,
-          headers: [
-            ["content-type", "application/json"],
-            ...Array.from(
-              { length: 80 },
-              (_, i) => [`x-f${i}`, "v".repeat(200)] as [string, string],
-            ),
-          ],
-          body: utf8("{}"),
-        });
-        // Many small fields: Deno's node:http let ~20 KB of them through (main port, HTTP/1.1).
-        const small = await s.send("http", port, http, {
-          path: GET_STATS,
-          headers: [
-            ["content-type", "application/json"],
-            ...Array.from(
-              { length: 600 },
-              (_, i) => [`x-f${i}`, "v".repeat(20)] as [string, string],
-            ),
-          ],
-          body: utf8("{}"),
-        });
-        // HTTP/1.1 on the fast listener: hyper refuses over 100 fields with 400.
-        const want = port === "fast" && http === "h1" ? ["http:400"] : ["http:431", "closed"];
-        assert.ok(want.includes(small.code), `600 small fields, ${port}/${http}: ${small.code}`);
-        // Or, on the main port's HTTP/2, a reset of the stream (past SETTINGS_MAX_HEADER_LIST_SIZE).
-        const refused = port === "main" && http === "h2" ? ["http:431", "closed"] : ["http:431"];
-        assert.ok(refused.includes(many.code), `many fields, ${port}/${http}: ${many.code}`);
+        for (const [what, headers, want] of heads) {
+          // A session of its own: after one head over the limit, Deno's node:http2 refuses
+          // the large heads that follow on the same session (RST_STREAM ENHANCE_YOUR_CALM).
+          const fresh = new Sender(s.instance);
+          try {
+            const r = await fresh.send("http", port, http, {
+              path: GET_STATS,
+              headers: [["content-type", "application/json"], ...headers],
+              body: utf8("{}"),
+            });
+            const expected = port === "fast" && http === "h1" && headers.length > 100
+              ? "http:400"
+              : want;
+            assert.equal(r.code, expected, `${what}, ${port}/${http}`);
+          } finally {
+            await fresh.close();
+          }
+        }
       }
     }
   });
