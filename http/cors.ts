@@ -75,3 +75,23 @@ export function fetchCors(allow: readonly string[]): FetchCors {
     },
   };
 }
+
+/**
+ * The CORS response headers of an actual (non-preflight) request from
+ * `origin`, with the same lists as {@linkcode withCors}; undefined for an
+ * origin not allowed (the browser then refuses the answer). For handlers
+ * that answer below `withCors`, such as the main port's fast path.
+ */
+export function corsHeaders(
+  allow: readonly string[],
+): (origin: string) => Readonly<Record<string, string>> | undefined {
+  const exposed = [...connectCors.exposedHeaders].join(", ");
+  return (origin) =>
+    originAllowed(allow, origin)
+      ? {
+        "access-control-allow-origin": origin,
+        vary: "Origin",
+        "access-control-expose-headers": exposed,
+      }
+      : undefined;
+}

@@ -34,10 +34,16 @@ export class Drain {
   #conns: Connections;
   #finishFirst: boolean;
   #pinging = new Set<http2.Http2Session>();
+  #pingTimeoutMs: number;
 
-  constructor(conns: Connections, policy: "finish-first" | "goaway") {
+  /**
+   * @param pingTimeoutMs a PING not answered within this destroys its session
+   *   (0 = no bound; see `OnePortLimits.http2PingTimeoutMs`).
+   */
+  constructor(conns: Connections, policy: "finish-first" | "goaway", pingTimeoutMs = 0) {
     this.#conns = conns;
     this.#finishFirst = policy === "finish-first";
+    this.#pingTimeoutMs = pingTimeoutMs;
   }
 
   /** A stream ended with `left` still in flight on its session: the last one may let it go. */
@@ -65,7 +71,14 @@ export class Drain {
   goawayWhenIdle(session: http2.Http2Session): void {
     if (session.closed || session.destroyed || this.#pinging.has(session)) return;
     this.#pinging.add(session);
+    const unanswered = this.#pingTimeoutMs > 0
+      ? setTimeout(() => {
+        if (!this.#pinging.delete(session)) return;
+        session.destroy();
+      }, this.#pingTimeoutMs)
+      : undefined;
     const sent = session.ping((err) => {
+      clearTimeout(unanswered);
       // Streams that arrived with the PING ACK are dispatched on next ticks:
       // look after them.
       setImmediate(() => {
@@ -75,6 +88,7 @@ export class Drain {
       });
     });
     if (!sent) {
+      clearTimeout(unanswered);
       this.#pinging.delete(session);
       session.close();
     }

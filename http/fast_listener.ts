@@ -27,6 +27,7 @@ import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { type Admission, busyReply } from "./admission.ts";
 import { fetchCors } from "./cors.ts";
+import { guardRequestBody } from "./request_body_guard.ts";
 import { createFastFetchHandler, type FetchHandler } from "./fast/fetch_handler.ts";
 import type { ProcedureTable } from "./fast/procedures.ts";
 import type { UnaryEngine } from "./fast/unary.ts";
@@ -48,6 +49,15 @@ export interface FastListenerOptions {
   readonly corsOrigins: readonly string[];
   /** The main port, named in the answer to native gRPC requests. */
   readonly mainPort: number;
+  /** Most milliseconds a unary request body may take after its head; 0 = no bound. */
+  readonly bodyTimeoutMs?: number;
+  /**
+   * Largest request head (URL and header fields, counted as HTTP/2 counts a
+   * header list: name + value + 32 per field): 431 past it. Deno.serve has
+   * its own, larger bounds (HTTP/1.1: about 400 KiB and 100 fields), which
+   * hold before this check runs. Default: no check.
+   */
+  readonly maxHeaderBytes?: number;
   /** PEM certificate and key: serve TLS (HTTP/2 and HTTP/1.1 by ALPN). */
   readonly tls?: { cert: string; key: string };
   /** Errors the server could not answer (reported, never thrown). */
@@ -74,7 +84,12 @@ export function serveFastListener(o: FastListenerOptions): Promise<FastListener>
   });
   o.routes(router);
   const rpc = new Map<string, FetchHandler>();
-  for (const h of router.handlers) rpc.set(h.requestPath, createFetchHandler(h));
+  for (const h of router.handlers) {
+    rpc.set(
+      h.requestPath,
+      createFetchHandler(guardRequestBody(h, { bodyTimeoutMs: o.bodyTimeoutMs ?? 0 })),
+    );
+  }
   const plain = fetchRoutes(o.plain);
   const cors = fetchCors(o.corsOrigins);
   const grpcHere =
@@ -107,13 +122,16 @@ export function serveFastListener(o: FastListenerOptions): Promise<FastListener>
   const fast = createFastFetchHandler({
     engine: o.engine,
     procedures: o.procedures,
+    bodyTimeoutMs: o.bodyTimeoutMs,
     fallback,
     decorate: (req, headers) => {
       if (req.headers.has("origin")) cors.decorate(req, headers);
     },
   });
+  const maxHead = o.maxHeaderBytes ?? Infinity;
   const admission = o.admission;
   const handler = (req: Request, info: Deno.ServeHandlerInfo): Response | Promise<Response> => {
+    if (headBytes(req) > maxHead) return new Response(null, { status: 431 });
     const pre = cors.preflight(req);
     if (pre !== undefined) return pre;
     if (admission === undefined) return fast(req, info);
@@ -184,4 +202,11 @@ async function closeServer(server: Deno.HttpServer<Deno.NetAddr>, graceMs: numbe
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A request head's size as HTTP/2 counts a header list (the URL stands for the pseudo-fields). */
+function headBytes(req: Request): number {
+  let n = req.url.length + 4 * 32;
+  for (const [name, value] of req.headers) n += name.length + value.length + 32;
+  return n;
 }

@@ -41,6 +41,16 @@ export interface OnePortLimits {
    * flight still finish). Default 5 min; clients that ping keep it open.
    */
   http2IdleTimeoutMs?: number;
+  /**
+   * HTTP/2: a PING the server sends (to an idle session, or on close) must
+   * be answered within this, else the session is destroyed. This also bounds
+   * a client that stopped in the middle of a header block (HEADERS without
+   * END_HEADERS: nothing but CONTINUATION may follow, so it can neither send
+   * nor answer anything): it is cut after `http2IdleTimeoutMs` plus this,
+   * since node:http2 has no timeout of its own for unfinished header blocks.
+   * Default 10 s.
+   */
+  http2PingTimeoutMs?: number;
   /** HTTP/2: `SETTINGS_MAX_CONCURRENT_STREAMS` per session. Default 256. */
   maxConcurrentStreams?: number;
   /** Most simultaneous TCP connections; further ones are dropped. Default: no limit. */
@@ -160,14 +170,18 @@ export interface OnePortServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Default {@linkcode OnePortLimits.maxHeaderBytes} (also the fast listener's). */
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+
 /** The limits when none are given. */
 export const DEFAULT_LIMITS: Required<OnePortLimits> = {
-  maxHeaderBytes: 16 * 1024,
+  maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
   firstBytesTimeoutMs: 10_000,
   headersTimeoutMs: 30_000,
   requestTimeoutMs: 300_000,
   keepAliveTimeoutMs: 5_000,
   http2IdleTimeoutMs: 300_000,
+  http2PingTimeoutMs: 10_000,
   maxConcurrentStreams: 256,
   maxConnections: 0,
   drainBytes: 256 * 1024,

@@ -811,3 +811,50 @@ Deno.test("HTTP/2: an early answer to a request still being sent ends the stream
     await server.close({ graceMs: 100 });
   }
 });
+
+/** An HTTP/2 frame (9-byte header, then the payload). */
+function h2Frame(type: number, flags: number, stream: number, payload: Uint8Array): Uint8Array {
+  const f = new Uint8Array(9 + payload.length);
+  new DataView(f.buffer).setUint32(0, payload.length << 8 | type);
+  f[4] = flags;
+  new DataView(f.buffer).setUint32(5, stream);
+  f.set(payload, 9);
+  return f;
+}
+
+Deno.test("HTTP/2: a client stopped inside a header block is cut after the idle timeout and an unanswered PING", async () => {
+  const server = await startLimited({ http2IdleTimeoutMs: 200, http2PingTimeoutMs: 300 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    const enc = new TextEncoder();
+    // HPACK literal fields (no indexing, no Huffman); no END_HEADERS: a CONTINUATION must follow.
+    const field = (
+      n: string,
+      v: string,
+    ) => [0, n.length, ...enc.encode(n), v.length, ...enc.encode(v)];
+    const block = new Uint8Array([...field(":method", "POST"), ...field(":path", UNARY)]);
+    await conn.write(concat([
+      enc.encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+      h2Frame(4, 0, 0, new Uint8Array(0)), // SETTINGS
+      h2Frame(1, 0, 1, block), // HEADERS, stream 1, flags 0
+    ]));
+    // It can answer nothing now (a SETTINGS ack or PING ack would be a protocol error).
+    const started = performance.now();
+    const buf = new Uint8Array(4096);
+    const deadline = setTimeout(() => conn.close(), 5000);
+    let end = "closed by the server";
+    try {
+      while ((await conn.read(buf)) !== null) { /* SETTINGS, PING, GOAWAY */ }
+    } catch {
+      end = "still open after 5 s";
+    }
+    clearTimeout(deadline);
+    assert.equal(end, "closed by the server");
+    assert.ok(performance.now() - started < 5000);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+    await server.close({ graceMs: 100 });
+  }
+});

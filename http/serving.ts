@@ -11,21 +11,31 @@ import type { DescService, JsonReadOptions, JsonWriteOptions } from "@bufbuild/p
 import type { Validator } from "@bufbuild/protovalidate";
 import {
   type ConnectRouter,
+  createConnectRouter,
   createContextValues,
   type Interceptor,
   type ServiceImpl,
 } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { Admission } from "./admission.ts";
-import { withCors } from "./cors.ts";
+import { corsHeaders, withCors } from "./cors.ts";
 import { createFastRequestHandler, createFastStreamHandler } from "./fast/node_handler.ts";
 import { ProcedureTable } from "./fast/procedures.ts";
+import { DEFAULT_BODY_TIMEOUT_MS } from "./fast/body_deadline.ts";
 import { type CallObserver, UnaryEngine } from "./fast/unary.ts";
 import { type FastListener, serveFastListener } from "./fast_listener.ts";
 import { nodeRoutes, type PlainRoutes } from "./routes.ts";
 import { observeInterceptor } from "./observe.ts";
 import { PEER, socketPeer } from "./peer.ts";
-import { type NodeHandler, type OnePortLimits, serveOnePort } from "./one_port.ts";
+import { guardRequestBody } from "./request_body_guard.ts";
+import { nodeAdapter } from "./node_adapter.ts";
+import { requestErrorsInterceptor } from "./request_errors.ts";
+import {
+  DEFAULT_MAX_HEADER_BYTES,
+  type NodeHandler,
+  type OnePortLimits,
+  serveOnePort,
+} from "./one_port.ts";
 import { reflectionServices } from "./reflection.ts";
 import { requestValidation } from "./validation.ts";
 
@@ -46,6 +56,12 @@ export interface ServeOptions {
   readonly services: readonly Registration[];
   /** Largest request message (RESOURCE_EXHAUSTED past it). */
   readonly readMaxBytes: number;
+  /**
+   * Most milliseconds a unary request's body may take to arrive after its
+   * head, on both listeners (DEADLINE_EXCEEDED past it); 0 = no bound.
+   * Default {@linkcode DEFAULT_BODY_TIMEOUT_MS}.
+   */
+  readonly bodyTimeoutMs?: number;
   /**
    * Serve unary calls through the fast path (default true); false leaves
    * every call to connect-es (the library path, for comparison and as a
@@ -118,8 +134,9 @@ export async function serve(o: ServeOptions): Promise<Serving> {
     validate: validation?.validate,
   });
   const shutdown = new AbortController();
+  const bodyTimeoutMs = o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   // The observer first: it sees the calls that validation rejects.
-  const interceptors: Interceptor[] = [observeInterceptor(o.observer)];
+  const interceptors: Interceptor[] = [observeInterceptor(o.observer), requestErrorsInterceptor()];
   if (validation) interceptors.push(validation.interceptor);
   const routerOptions = {
     readMaxBytes: o.readMaxBytes,
@@ -127,14 +144,20 @@ export async function serve(o: ServeOptions): Promise<Serving> {
     interceptors,
     shutdownSignal: shutdown.signal,
   };
-  const adapter = connectNodeAdapter({
+  // connect-node's adapter, over handlers whose request bodies are checked (request_body_guard.ts).
+  const router = createConnectRouter({
+    acceptCompression: [compressionGzip, compressionBrotli],
     ...routerOptions,
-    routes,
-    // The caller's address for access logs (peer.ts); the fast path reads it on demand.
-    contextValues: (req) => createContextValues().set(PEER, socketPeer(req.socket)),
-    fallback: nodeRoutes(o.plain) as NodeHandler as never,
   });
-  const fast = { engine, procedures };
+  routes(router);
+  const adapter = nodeAdapter(
+    router.handlers.map((h) => guardRequestBody(h, { bodyTimeoutMs })),
+    nodeRoutes(o.plain) as NodeHandler,
+    (err) => o.onError?.(err, "handler"),
+    // The caller's address for access logs (peer.ts); the fast path reads it on demand.
+    (req) => createContextValues().set(PEER, socketPeer(req.socket)),
+  );
+  const fast = { engine, procedures, cors: corsHeaders(o.corsOrigins), bodyTimeoutMs };
   const fastPath = o.fastPath ?? true;
   const admission = o.maxInFlight === undefined || o.maxInFlight === Infinity
     ? undefined
@@ -168,6 +191,8 @@ export async function serve(o: ServeOptions): Promise<Serving> {
         plain: o.plain,
         corsOrigins: o.corsOrigins,
         mainPort: main.port,
+        bodyTimeoutMs,
+        maxHeaderBytes: o.limits?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
         tls: o.tls,
         admission,
         onError: (err) => o.onError?.(err, "fast"),

@@ -288,6 +288,7 @@ export async function startDataService(
       fastPort: config.fastPort,
       services,
       readMaxBytes: config.readMaxBytes,
+      bodyTimeoutMs: config.bodyTimeoutMs,
       fastPath: config.fastPath,
       limits: { maxConcurrentStreams: config.http2MaxStreams },
       maxInFlight: config.maxInFlightRequests,

@@ -5,6 +5,7 @@
  * @module
  */
 import * as defaults from "../lib/defaults.ts";
+import { DEFAULT_BODY_TIMEOUT_MS } from "../http/fast/body_deadline.ts";
 import {
   defineCommand,
   type Env,
@@ -59,7 +60,8 @@ export const SERVE = defineCommand({
       env: "NO_FAST_PATH",
       type: "bool",
       help: "Serve every call through connect-es (the library path) instead of the fast\n" +
-        "unary path",
+        "unary path (for comparison: connect-es answers undecodable binary with INTERNAL\n" +
+        "and reads JSON integers leniently)",
     },
     {
       name: "worker-id",
@@ -300,6 +302,17 @@ export const SERVE = defineCommand({
       help: "Largest request message accepted (then RESOURCE_EXHAUSTED)",
     },
     {
+      name: "body-timeout-ms",
+      env: "BODY_TIMEOUT_MS",
+      type: "duration",
+      bare: "ms",
+      min: 0,
+      max: 600_000,
+      default: DEFAULT_BODY_TIMEOUT_MS,
+      help: "Most time a unary request's body may take after its headers (then\n" +
+        "DEADLINE_EXCEEDED; HTTP/1.1 closes the connection); 0 = no bound",
+    },
+    {
       name: "drain-ms",
       env: "DRAIN_MS",
       type: "duration",
@@ -356,6 +369,8 @@ export interface ServerConfig {
   flightTimeoutMs: number;
   maxFlightAgeMs: number;
   readMaxBytes: number;
+  /** Most ms a unary request body may take after its head; 0 = no bound. */
+  bodyTimeoutMs: number;
   drainMs: number;
   tls?: TlsFiles;
   help: boolean;
@@ -414,6 +429,7 @@ export function parseConfig(args: string[], env?: Env): ServerConfig {
     flightTimeoutMs: v["flight-timeout-ms"],
     maxFlightAgeMs: v["max-flight-age-ms"],
     readMaxBytes: v["read-max-bytes"],
+    bodyTimeoutMs: v["body-timeout-ms"],
     drainMs: v["drain-ms"],
     tls,
     help: false,

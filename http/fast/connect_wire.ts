@@ -18,6 +18,7 @@ import {
 } from "@connectrpc/connect/protocol-connect";
 import type { FastContext } from "./context.ts";
 import type { Reply } from "./reply.ts";
+import { takesEncoding } from "./request_encoding.ts";
 
 /** Connect unary content types the fast path takes: true = binary, false = JSON. */
 export function connectUnaryType(contentType: string | null): boolean | undefined {
@@ -38,7 +39,10 @@ export function connectUnaryType(contentType: string | null): boolean | undefine
 /** A Connect GET request decoded from its query string. */
 export interface ConnectGet {
   readonly binary: boolean;
+  /** The message, still compressed when `compression` says so. */
   readonly message: Uint8Array;
+  /** The `compression` parameter ("gzip", "br", "identity"), if any. */
+  readonly compression?: string;
 }
 
 const textEncoder = new TextEncoder();
@@ -46,7 +50,7 @@ const textEncoder = new TextEncoder();
 /**
  * Reads `encoding`, `message`, `base64` and `compression` from a GET query
  * (without the leading "?"). Undefined when the fast path does not take it
- * (compressed, unknown encoding: the fallback answers those); throws
+ * (an unknown encoding or compression: the fallback answers those); throws
  * INVALID_ARGUMENT for a malformed message.
  */
 export function parseConnectGet(query: string): ConnectGet | undefined {
@@ -54,7 +58,7 @@ export function parseConnectGet(query: string): ConnectGet | undefined {
   const encoding = params.get("encoding");
   if (encoding !== "proto" && encoding !== "json") return undefined;
   const compression = params.get("compression");
-  if (compression !== null && compression !== "identity") return undefined;
+  if (!takesEncoding(compression)) return undefined;
   const message = params.get("message") ?? "";
   let bytes: Uint8Array;
   if (params.get("base64") === "1") {
@@ -69,7 +73,7 @@ export function parseConnectGet(query: string): ConnectGet | undefined {
   } else {
     bytes = textEncoder.encode(message);
   }
-  return { binary: encoding === "proto", message: bytes };
+  return { binary: encoding === "proto", message: bytes, compression: compression ?? undefined };
 }
 
 /** A successful unary reply. */

@@ -52,13 +52,13 @@ Deno.test("parseConnectGet: proto in url-safe base64, padded or not", () => {
   assert.doesNotMatch(url, /=/);
   for (const m of [url, `${url}==`, encodeURIComponent(std)]) {
     const got = parseConnectGet(`encoding=proto&base64=1&message=${m}&connect=v1`);
-    assert.deepEqual(got, { binary: true, message }, `message=${m}`);
+    assert.deepEqual(got, { binary: true, message, compression: undefined }, `message=${m}`);
   }
 });
 
 Deno.test("parseConnectGet: JSON as percent-encoded text or base64", () => {
   const json = '{"channelId":"7"}';
-  const want = { binary: false, message: new TextEncoder().encode(json) };
+  const want = { binary: false, message: new TextEncoder().encode(json), compression: undefined };
   assert.deepEqual(parseConnectGet(`encoding=json&message=${encodeURIComponent(json)}`), want);
   const b64 = base64Encode(new TextEncoder().encode(json), "url");
   assert.deepEqual(parseConnectGet(`message=${b64}&encoding=json&base64=1`), want);
@@ -68,8 +68,9 @@ Deno.test("parseConnectGet: JSON as percent-encoded text or base64", () => {
 });
 
 Deno.test("parseConnectGet: no message is an empty one", () => {
-  assert.deepEqual(parseConnectGet("encoding=proto"), { binary: true, message: bytes() });
-  assert.deepEqual(parseConnectGet("encoding=proto&base64=1"), { binary: true, message: bytes() });
+  const empty = { binary: true, message: bytes(), compression: undefined };
+  assert.deepEqual(parseConnectGet("encoding=proto"), empty);
+  assert.deepEqual(parseConnectGet("encoding=proto&base64=1"), empty);
 });
 
 Deno.test("parseConnectGet: broken base64 is INVALID_ARGUMENT", () => {
@@ -89,15 +90,24 @@ Deno.test("parseConnectGet: unknown encodings and compression are left to the fa
       "message=x",
       "encoding=xml&message=x",
       "encoding=PROTO&message=",
-      "encoding=proto&compression=gzip&message=",
-      "encoding=json&compression=br&message=%7B%7D",
+      "encoding=proto&compression=snappy&message=",
+      "encoding=json&compression=zstd&message=%7B%7D",
     ]
   ) {
     assert.equal(parseConnectGet(q), undefined, q);
   }
+  // gzip and br are taken, still compressed (the fast path inflates them within readMaxBytes).
+  assert.deepEqual(
+    parseConnectGet("encoding=proto&compression=gzip&message="),
+    { binary: true, message: bytes(), compression: "gzip" },
+  );
+  assert.deepEqual(
+    parseConnectGet("encoding=json&compression=br&message=%7B%7D"),
+    { binary: false, message: new TextEncoder().encode("{}"), compression: "br" },
+  );
   assert.deepEqual(
     parseConnectGet("encoding=json&compression=identity&message=%7B%7D"),
-    { binary: false, message: new TextEncoder().encode("{}") },
+    { binary: false, message: new TextEncoder().encode("{}"), compression: "identity" },
   );
 });
 

@@ -42,6 +42,15 @@ export interface RequestReader<R> {
 }
 
 /**
+ * The longest timeout a call can have (2^31 − 1 ms, about 24.8 days): a
+ * timer cannot wait longer (`setTimeout` fires at once instead, with a
+ * TimeoutOverflowWarning), and gRPC's "99999999H" or a Connect timeout of
+ * 9,999,999,999 ms would otherwise fail the call at once with
+ * DEADLINE_EXCEEDED. Longer ones are treated as no deadline.
+ */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
  * A `HandlerContext` for one fast-path call. Everything connect-es would
  * allocate eagerly is made on first access.
  */
@@ -63,7 +72,8 @@ export class FastContext<R = unknown> implements HandlerContext {
   #url: string | undefined;
 
   /**
-   * @param timeoutMs the timeout the caller sent, if any.
+   * @param timeoutMs the timeout the caller sent, if any; one longer than a
+   *   timer can wait ({@linkcode MAX_TIMEOUT_MS}) counts as none.
    * @param raw the adapter's native request, read through `reader` on demand.
    */
   constructor(
@@ -79,7 +89,7 @@ export class FastContext<R = unknown> implements HandlerContext {
     this.requestMethod = requestMethod;
     const hangup = reader.hangup;
     this.cancellation = new CallSignal(
-      timeoutMs,
+      timeoutMs !== undefined && timeoutMs > MAX_TIMEOUT_MS ? undefined : timeoutMs,
       hangup === undefined ? undefined : (abort) => hangup(raw, abort),
     );
     this.#raw = raw;

@@ -1,9 +1,9 @@
 /**
  * The fast path as a fetch handler for `Deno.serve`: Connect (POST and GET,
- * binary and JSON) and gRPC-web unary calls of the procedures in the table
- * are served by the {@linkcode UnaryEngine}; everything else (streams,
- * compression, other content types, other paths) goes to `fallback`
- * unchanged.
+ * binary and JSON) and gRPC-web unary calls of the procedures in the table,
+ * identity or gzip/brotli, are served by the {@linkcode UnaryEngine};
+ * everything else (streams, other encodings, other content types, other
+ * paths) goes to `fallback` unchanged.
  *
  * `Deno.serve` cannot send HTTP trailers, so native gRPC is not served here
  * (the instance's main port serves it through node:http2).
@@ -16,7 +16,9 @@ import { formatPeer } from "../peer.ts";
 import { connectError, connectUnaryType, parseConnectGet } from "./connect_wire.ts";
 import { grpcError, grpcType } from "./grpc_wire.ts";
 import type { ProcedureTable } from "./procedures.ts";
-import type { Reply } from "./reply.ts";
+import { type Reply, withFields } from "./reply.ts";
+import { decodeConnectBody, decodeGrpcBody, takesEncoding } from "./request_encoding.ts";
+import { BodyDeadline, bodyTimeoutError } from "./body_deadline.ts";
 import type { UnaryEngine } from "./unary.ts";
 
 /** A fetch-style handler; `info` is what `Deno.serve` passes (the caller's address). */
@@ -31,6 +33,8 @@ export interface FastFetchOptions {
   readonly procedures: ProcedureTable;
   /** Answers what the fast path does not take. */
   readonly fallback: FetchHandler;
+  /** Most milliseconds a request body may take after its head (see body_deadline.ts); 0 = none. */
+  readonly bodyTimeoutMs?: number;
   /** Headers added to every fast reply (e.g. CORS for the request's origin); default none. */
   readonly decorate?: (req: Request, headers: Headers) => void;
 }
@@ -57,6 +61,7 @@ const reader: RequestReader<FetchRaw> = {
 export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
   const { engine, procedures, fallback } = o;
   const decorate = o.decorate;
+  const bodyTimeoutMs = o.bodyTimeoutMs ?? 0;
   const maxBody = engine.readMaxBytes + 5; // one gRPC-web envelope header
 
   const toResponse = (req: Request, reply: Reply): Response => {
@@ -79,9 +84,14 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
   ) {
     const h = req.headers;
     const encoding = h.get("content-encoding");
-    if (encoding !== null && encoding !== "identity") return fallback(req);
-    const body = await readBody(req, h, maxBody - 5);
-    if (body instanceof ConnectError) return toResponse(req, connectError(body, undefined));
+    if (!takesEncoding(encoding)) return fallback(req);
+    const read = await readBody(req, h, maxBody - 5, bodyTimeoutMs);
+    const body = read instanceof ConnectError
+      ? read
+      : await decodeConnectBody(encoding, read, engine.readMaxBytes);
+    if (body instanceof ConnectError) {
+      return toResponse(req, withFields(connectError(body, undefined), closing(body)));
+    }
     const reply = await engine.connect(
       proc,
       binary,
@@ -102,10 +112,16 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
   ) {
     const h = req.headers;
     const encoding = h.get("grpc-encoding");
-    if (encoding !== null && encoding !== "identity") return fallback(req);
-    const body = await readBody(req, h, maxBody);
+    if (!takesEncoding(encoding)) return fallback(req);
+    const read = await readBody(req, h, maxBody, bodyTimeoutMs);
+    const body = read instanceof ConnectError
+      ? read
+      : await decodeGrpcBody(encoding, read, engine.readMaxBytes);
     if (body instanceof ConnectError) {
-      return toResponse(req, grpcError("grpc-web", body, binary, undefined));
+      return toResponse(
+        req,
+        withFields(grpcError("grpc-web", body, binary, undefined), closing(body)),
+      );
     }
     const reply = await engine.grpc(
       "grpc-web",
@@ -132,10 +148,12 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
       return toResponse(req, connectError(ConnectError.from(e, Code.InvalidArgument), undefined));
     }
     if (get === undefined) return fallback(req);
+    const message = await decodeConnectBody(get.compression, get.message, engine.readMaxBytes);
+    if (message instanceof ConnectError) return toResponse(req, connectError(message, undefined));
     const reply = await engine.connect(
       proc,
       get.binary,
-      get.message,
+      message,
       "GET",
       req.headers.get("connect-timeout-ms"),
       { req, info },
@@ -166,31 +184,50 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
 
 /**
  * The whole body, or a ConnectError: RESOURCE_EXHAUSTED past `max` bytes
- * (checked against Content-Length before reading, and while reading when
- * there is none), INVALID_ARGUMENT if the body cannot be read.
+ * (checked against Content-Length before reading, and while reading), or
+ * INVALID_ARGUMENT if the body cannot be read, or DEADLINE_EXCEEDED if it is
+ * not complete within `timeoutMs` (0 = no bound). A body not read to its end
+ * is cancelled, so Deno.serve ends the stream (HTTP/2) or the connection
+ * (HTTP/1.1) after the answer instead of waiting for the rest.
  */
-async function readBody(req: Request, h: Headers, max: number): Promise<Uint8Array | ConnectError> {
+async function readBody(
+  req: Request,
+  h: Headers,
+  max: number,
+  timeoutMs: number,
+): Promise<Uint8Array | ConnectError> {
   const length = h.get("content-length");
-  if (length !== null) {
-    const n = Number(length);
-    if (n > max) return tooLarge(n, max);
-    try {
-      return await req.bytes();
-    } catch (e) {
-      return ConnectError.from(e, Code.InvalidArgument);
-    }
-  }
+  if (length !== null && Number(length) > max) return tooLarge(Number(length), max);
   if (req.body === null) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  let stop: ((e: ConnectError) => void) | undefined;
+  const deadline = timeoutMs > 0
+    ? new BodyDeadline(timeoutMs, () => stop?.(bodyTimeoutError(timeoutMs)))
+    : undefined;
+  const stopped = deadline && new Promise<ConnectError>((resolve) => stop = resolve);
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
-    for await (const chunk of req.body) {
-      size += chunk.length;
-      if (size > max) return tooLarge(size, max);
-      chunks.push(chunk);
+    for (;;) {
+      const next = reader.read();
+      const r = stopped === undefined ? await next : await Promise.race([next, stopped]);
+      if (r instanceof ConnectError) {
+        next.catch(() => {});
+        reader.cancel().catch(() => {});
+        return r;
+      }
+      if (r.done) break;
+      size += r.value.length;
+      if (size > max) {
+        reader.cancel().catch(() => {});
+        return tooLarge(size, max);
+      }
+      chunks.push(r.value);
     }
   } catch (e) {
     return ConnectError.from(e, Code.InvalidArgument);
+  } finally {
+    deadline?.cancel();
   }
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(size);
@@ -201,6 +238,15 @@ async function readBody(req: Request, h: Headers, max: number): Promise<Uint8Arr
   }
   return out;
 }
+
+/**
+ * HTTP/1.1: after a body that did not arrive in time the connection carries
+ * no further request (Deno.serve still waits for the client to close it).
+ */
+function closing(error: ConnectError): Readonly<Record<string, string>> | undefined {
+  return error.code === Code.DeadlineExceeded ? CLOSE : undefined;
+}
+const CLOSE = { connection: "close" };
 
 function tooLarge(size: number, max: number): ConnectError {
   return new ConnectError(

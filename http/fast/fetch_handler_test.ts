@@ -129,16 +129,19 @@ Deno.test("fetch handler: what it does not take goes to the fallback untouched",
     ["gRPC-web text", post(GET_MESSAGES, "application/grpc-web-text", "AAAAAAA=")],
     ["text/plain", post(GET_MESSAGES, "text/plain", "hi")],
     [
-      "compressed Connect",
-      post(GET_MESSAGES, "application/proto", REQUEST, { "content-encoding": "gzip" }),
+      "Connect compressed with an unknown encoding",
+      post(GET_MESSAGES, "application/proto", REQUEST, { "content-encoding": "zstd" }),
     ],
     [
-      "compressed gRPC-web",
-      post(GET_MESSAGES, "application/grpc-web", REQUEST, { "grpc-encoding": "gzip" }),
+      "gRPC-web compressed with an unknown encoding",
+      post(GET_MESSAGES, "application/grpc-web", REQUEST, { "grpc-encoding": "snappy" }),
     ],
     ["GET without a query", new Request(GET_MESSAGES)],
     ["GET of a method with side effects", new Request(`${CREATE}?encoding=json&message=%7B%7D`)],
-    ["GET compressed", new Request(`${GET_MESSAGES}?encoding=proto&compression=gzip&message=`)],
+    [
+      "GET with an unknown compression",
+      new Request(`${GET_MESSAGES}?encoding=proto&compression=snappy&message=`),
+    ],
     ["GET of an unknown encoding", new Request(`${GET_MESSAGES}?encoding=xml&message=`)],
   ];
   for (const [what, req] of cases) {

@@ -35,10 +35,14 @@ export function grpcContentType(kind: GrpcKind, binary: boolean): string {
 
 /**
  * The one message of a unary request body: exactly one envelope with flags 0.
- * Throws INVALID_ARGUMENT for anything malformed, RESOURCE_EXHAUSTED over
- * `readMaxBytes`, and INTERNAL (as connect-es) for a compressed message: the
- * adapters send requests with a `grpc-encoding` to the fallback, so a
- * compressed message here came without one.
+ * Throws INVALID_ARGUMENT for anything malformed (flags 2–255, a torn
+ * envelope, bytes after the message that are not a whole second envelope),
+ * RESOURCE_EXHAUSTED over `readMaxBytes`, UNIMPLEMENTED (as connect-es and
+ * connect-go) for an empty body or a second message, and INTERNAL for a
+ * compressed message (flags 1): the adapters decompress messages under a
+ * `grpc-encoding` first, so this one came without any, which the gRPC and
+ * Connect protocols answer with INTERNAL (the conformance suite's
+ * "unexpected-compressed-message" case requires it).
  */
 export function unwrapUnary(body: Uint8Array, readMaxBytes: number): Uint8Array {
   if (body.length < 5) {
@@ -53,7 +57,7 @@ export function unwrapUnary(body: Uint8Array, readMaxBytes: number): Uint8Array 
   const length = ((body[1] << 24) | (body[2] << 16) | (body[3] << 8) | body[4]) >>> 0;
   if (flags === 1) {
     throw new ConnectError(
-      "received compressed envelope, but do not know how to decompress",
+      "protocol error: compressed message (flags 1) in a request without grpc-encoding",
       Code.Internal,
     );
   }
@@ -73,6 +77,19 @@ export function unwrapUnary(body: Uint8Array, readMaxBytes: number): Uint8Array 
     );
   }
   if (body.length > 5 + length) {
+    const rest = body.length - 5 - length;
+    const next = 5 + length;
+    const nextLength = rest >= 5
+      ? ((body[next + 1] << 24) | (body[next + 2] << 16) | (body[next + 3] << 8) |
+        body[next + 4]) >>>
+        0
+      : -1;
+    if (nextLength < 0 || rest < 5 + nextLength) {
+      throw new ConnectError(
+        `protocol error: ${rest} bytes after the message are not an envelope`,
+        Code.InvalidArgument,
+      );
+    }
     throw new ConnectError(
       "protocol error: received extra input message for unary method",
       Code.Unimplemented,

@@ -129,7 +129,7 @@ Deno.test("unwrapUnary: the message of one envelope", () => {
   assert.deepEqual(unwrapUnary(envelope(new Uint8Array(100)), 100), new Uint8Array(100));
 });
 
-Deno.test("unwrapUnary: malformed bodies get the codes connect-es gives", () => {
+Deno.test("unwrapUnary: malformed bodies get the codes connect-es gives (torn bytes after a message: INVALID_ARGUMENT)", () => {
   const cases: [string, Uint8Array, Code][] = [
     ["empty body", bytes(), Code.Unimplemented],
     ["1-byte body", bytes(0), Code.InvalidArgument],
@@ -139,7 +139,8 @@ Deno.test("unwrapUnary: malformed bodies get the codes connect-es gives", () => 
     ["trailer flag 0x80", bytes(0x80, 0, 0, 0, 1, 9), Code.InvalidArgument],
     ["flags 255", bytes(255, 0, 0, 0, 1, 9), Code.InvalidArgument],
     ["truncated", bytes(0, 0, 0, 0, 3, 1, 2), Code.InvalidArgument],
-    ["trailing bytes", bytes(0, 0, 0, 0, 1, 1, 2), Code.Unimplemented],
+    // connect-es: UNIMPLEMENTED; a client mistake, so INVALID_ARGUMENT here (issue 10, item 6).
+    ["trailing bytes", bytes(0, 0, 0, 0, 1, 1, 2), Code.InvalidArgument],
     ["two messages", bytes(0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 2), Code.Unimplemented],
     ["over readMaxBytes", envelope(new Uint8Array(101)), Code.ResourceExhausted],
     ["announces too much, sends little", bytes(0, 0, 0, 101), Code.InvalidArgument],
@@ -315,4 +316,56 @@ Deno.test("grpcError: handler headers and trailers (folded into trailers-only fo
     ["x-t", "2"],
   ]);
   assert.deepEqual([...ctx.responseTrailer], [["x-t", "2"]], "the handler's trailers unchanged");
+});
+
+// Malformed gRPC bodies (issue 10, item 6; the fuzz test's cases).
+
+/** The code `unwrapUnary` throws for `body` (limit 100 bytes), or "ok". */
+function unwrapCode(body: Uint8Array): string {
+  try {
+    unwrapUnary(body, 100);
+    return "ok";
+  } catch (e) {
+    assert.ok(e instanceof ConnectError);
+    return Code[e.code];
+  }
+}
+
+function framed(flags: number, payload: number[], announced = payload.length): Uint8Array {
+  const out = new Uint8Array(5 + payload.length);
+  out[0] = flags;
+  new DataView(out.buffer).setUint32(1, announced);
+  out.set(payload, 5);
+  return out;
+}
+
+Deno.test("unwrapUnary: one envelope with flags 0 is the message", () => {
+  assert.deepEqual(unwrapUnary(envelope(new Uint8Array([8, 1])), 100), new Uint8Array([8, 1]));
+  assert.equal(unwrapCode(framed(0, [])), "ok");
+});
+
+Deno.test("unwrapUnary: malformed bodies are INVALID_ARGUMENT", () => {
+  for (const flags of [2, 3, 0x7f, 0x80, 0xff]) {
+    assert.equal(unwrapCode(framed(flags, [8, 1])), "InvalidArgument", `flags ${flags}`);
+  }
+  assert.equal(unwrapCode(new Uint8Array([0, 0, 0])), "InvalidArgument"); // torn header
+  assert.equal(unwrapCode(framed(0, [8], 2)), "InvalidArgument"); // announces more than sent
+  // Bytes after the message that are no envelope: torn, not "an extra message".
+  assert.equal(unwrapCode(new Uint8Array([...framed(0, [8, 1]), 0, 0])), "InvalidArgument");
+  assert.equal(
+    unwrapCode(new Uint8Array([...framed(0, [8, 1]), ...framed(0, [1, 2, 3], 9)])),
+    "InvalidArgument",
+  );
+});
+
+Deno.test("unwrapUnary: size, absence, a second message and flags 1 keep their codes", () => {
+  // A compressed message without grpc-encoding: INTERNAL, as the protocols (and the conformance suite) say.
+  assert.equal(unwrapCode(framed(1, [8, 1])), "Internal");
+  assert.equal(unwrapCode(framed(0, [], 101)), "ResourceExhausted");
+  assert.equal(unwrapCode(framed(0, [], 2 ** 32 - 1)), "ResourceExhausted");
+  assert.equal(unwrapCode(new Uint8Array(0)), "Unimplemented");
+  assert.equal(
+    unwrapCode(new Uint8Array([...framed(0, [8, 1]), ...framed(0, [8, 2])])),
+    "Unimplemented",
+  );
 });

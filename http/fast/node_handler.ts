@@ -22,14 +22,23 @@ import {
 } from "./connect_wire.ts";
 import { grpcError, type GrpcKind, grpcType } from "./grpc_wire.ts";
 import type { Procedure, ProcedureTable } from "./procedures.ts";
-import { forEachField, type Reply } from "./reply.ts";
+import { forEachField, type Reply, withFields } from "./reply.ts";
 import type { UnaryEngine } from "./unary.ts";
 import { resetWhenAnswered } from "../early_answer.ts";
+import { decodeConnectBody, decodeGrpcBody, takesEncoding } from "./request_encoding.ts";
+import { BodyDeadline, bodyTimeoutError } from "./body_deadline.ts";
 
 /** Options of the node fast handlers. */
 export interface FastNodeOptions {
   readonly engine: UnaryEngine;
   readonly procedures: ProcedureTable;
+  /**
+   * CORS response headers for a request's `Origin` (none for an origin not
+   * allowed). Without it, requests with an `Origin` go to the fallback.
+   */
+  readonly cors?: (origin: string) => Readonly<Record<string, string>> | undefined;
+  /** Most milliseconds a request body may take after its head (see body_deadline.ts); 0 = none. */
+  readonly bodyTimeoutMs?: number;
 }
 
 /** Takes an HTTP/2 stream (true) or leaves it alone (false). */
@@ -43,9 +52,9 @@ export type FastRequestHandler = (req: http.IncomingMessage, res: http.ServerRes
 
 /** What a request head asks for, when the fast path takes it. */
 type Route =
-  | { kind: "connect"; proc: Procedure; binary: boolean }
+  | { kind: "connect"; proc: Procedure; binary: boolean; encoding?: string }
   | { kind: "connect-get"; proc: Procedure; get: ConnectGet | ConnectError }
-  | { kind: GrpcKind; proc: Procedure; binary: boolean };
+  | { kind: GrpcKind; proc: Procedure; binary: boolean; encoding?: string };
 
 /** Decides from the head alone; undefined leaves the request to the fallback. */
 function route(
@@ -54,10 +63,10 @@ function route(
   path: string | undefined,
   contentType: string | undefined,
   header: (name: string) => string | undefined,
-  http2: boolean,
+  browsers: boolean,
 ): Route | undefined {
-  // Browsers go through the fallback, which answers CORS.
-  if (path === undefined || header("origin") !== undefined) return undefined;
+  // Without a CORS policy here, browsers go through the fallback, which answers CORS.
+  if (path === undefined || (!browsers && header("origin") !== undefined)) return undefined;
   const q = path.indexOf("?");
   const proc = procedures.get(q < 0 ? path : path.slice(0, q));
   if (proc === undefined) return undefined;
@@ -75,16 +84,17 @@ function route(
   const type = contentType ?? null;
   const connect = connectUnaryType(type);
   if (connect !== undefined) {
-    const enc = header("content-encoding");
-    return enc === undefined || enc === "identity"
-      ? { kind: "connect", proc, binary: connect }
+    const encoding = header("content-encoding");
+    return takesEncoding(encoding)
+      ? { kind: "connect", proc, binary: connect, encoding }
       : undefined;
   }
-  for (const kind of http2 ? (["grpc", "grpc-web"] as const) : (["grpc-web"] as const)) {
+  // gRPC over HTTP/1.1 too: its trailers go in the chunked body's trailer section.
+  for (const kind of ["grpc", "grpc-web"] as const) {
     const binary = grpcType(kind, type);
     if (binary === undefined) continue;
-    const enc = header("grpc-encoding");
-    return enc === undefined || enc === "identity" ? { kind, proc, binary } : undefined;
+    const encoding = header("grpc-encoding");
+    return takesEncoding(encoding) ? { kind, proc, binary, encoding } : undefined;
   }
   return undefined;
 }
@@ -98,6 +108,11 @@ function run<R>(
   raw: R,
   reader: RequestReader<R>,
 ): Promise<Reply> {
+  if (compressed(r) && !(body instanceof ConnectError)) {
+    return decompress(engine, r, body).then((plain) =>
+      run(engine, plain.r, plain.body, header, raw, reader)
+    );
+  }
   if (r.kind === "connect-get") {
     const get = r.get;
     if (get instanceof ConnectError) return Promise.resolve(connectError(get, undefined));
@@ -132,6 +147,42 @@ function run<R>(
   return engine.grpc(r.kind, r.proc, r.binary, body, header("grpc-timeout") ?? null, raw, reader);
 }
 
+/** Whether the request's message is compressed (gzip or br). */
+function compressed(r: Route): boolean {
+  const name = r.kind === "connect-get"
+    ? (r.get instanceof ConnectError ? undefined : r.get.compression)
+    : r.encoding;
+  return name !== undefined && name !== "identity";
+}
+
+/** The route and body with the message decompressed (or the error that makes). */
+async function decompress(
+  engine: UnaryEngine,
+  r: Route,
+  body: Uint8Array,
+): Promise<{ r: Route; body: Uint8Array | ConnectError }> {
+  const max = engine.readMaxBytes;
+  if (r.kind === "connect-get") {
+    const get = r.get as ConnectGet;
+    const message = await decodeConnectBody(get.compression, get.message, max);
+    return {
+      r: {
+        ...r,
+        get: message instanceof ConnectError
+          ? message
+          : { ...get, message, compression: undefined },
+      },
+      body,
+    };
+  }
+  return {
+    r: { ...r, encoding: undefined },
+    body: r.kind === "connect"
+      ? await decodeConnectBody(r.encoding, body, max)
+      : await decodeGrpcBody(r.encoding, body, max),
+  };
+}
+
 /** What the HTTP/2 reader needs of a stream. */
 interface H2Raw {
   readonly stream: http2.ServerHttp2Stream;
@@ -163,11 +214,12 @@ export function createFastStreamHandler(o: FastNodeOptions): FastStreamHandler {
       headers[":path"],
       headers["content-type"],
       header,
-      true,
+      o.cors !== undefined,
     );
     if (r === undefined) return false;
     const raw: H2Raw = { stream, headers };
-    const respond = (reply: Reply) => writeH2(stream, reply);
+    const cors = corsOf(o, header);
+    const respond = (reply: Reply) => writeH2(stream, withFields(reply, cors));
     if (r.kind === "connect-get") {
       run(engine, r, EMPTY, header, raw, h2Reader).then(respond);
       return true;
@@ -176,6 +228,7 @@ export function createFastStreamHandler(o: FastNodeOptions): FastStreamHandler {
       stream,
       maxBody,
       (body) => run(engine, r, body, header, raw, h2Reader).then(respond),
+      o.bodyTimeoutMs ?? 0,
     );
     return true;
   };
@@ -195,33 +248,72 @@ export function createFastRequestHandler(o: FastNodeOptions): FastRequestHandler
   return (req, res) => {
     const headers = req.headers;
     const header = (name: string) => headers[name] as string | undefined;
-    const r = route(procedures, req.method, req.url, headers["content-type"], header, false);
+    const r = route(
+      procedures,
+      req.method,
+      req.url,
+      headers["content-type"],
+      header,
+      o.cors !== undefined,
+    );
     if (r === undefined) return false;
-    const respond = (reply: Reply) => writeH1(res, reply);
+    const cors = corsOf(o, header);
+    const respond = (reply: Reply) => writeH1(res, withFields(reply, cors));
     const raw = { req, res };
     if (r.kind === "connect-get") {
       run(engine, r, EMPTY, header, raw, h1Reader).then(respond);
       return true;
     }
-    readStream(req, maxBody, (body) => run(engine, r, body, header, raw, h1Reader).then(respond));
+    readStream(
+      req,
+      maxBody,
+      (body) => run(engine, r, body, header, raw, h1Reader).then(respond),
+      o.bodyTimeoutMs ?? 0,
+      // The rest of the body may never come: the connection cannot carry another request.
+      () => res.setHeader("connection", "close"),
+    );
     return true;
   };
 }
 
 const EMPTY = new Uint8Array(0);
 
-/** Reads a whole body up to `max` bytes; past it, stops reading and reports RESOURCE_EXHAUSTED. */
+/** The CORS headers for the request's origin, if it has one. */
+function corsOf(
+  o: FastNodeOptions,
+  header: (name: string) => string | undefined,
+): Readonly<Record<string, string>> | undefined {
+  const origin = header("origin");
+  return origin === undefined ? undefined : o.cors?.(origin);
+}
+
+/**
+ * Reads a whole body up to `max` bytes; past it, stops reading and reports
+ * RESOURCE_EXHAUSTED. A body not complete within `timeoutMs` (0 = no bound)
+ * is reported as DEADLINE_EXCEEDED, after `onTimeout`.
+ */
 function readStream(
   stream: NodeJS.ReadableStream & { destroyed?: boolean },
   max: number,
   done: (body: Uint8Array | ConnectError) => void,
+  timeoutMs: number,
+  onTimeout?: () => void,
 ): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
+  const deadline = timeoutMs > 0
+    ? new BodyDeadline(timeoutMs, () => {
+      if (stream.destroyed) return;
+      onTimeout?.();
+      finish(bodyTimeoutError(timeoutMs));
+      stream.resume(); // discard what still comes
+    })
+    : undefined;
   const finish = (body: Uint8Array | ConnectError) => {
     if (finished) return;
     finished = true;
+    deadline?.cancel();
     stream.removeListener("data", onData);
     stream.removeListener("end", onEnd);
     done(body);
@@ -290,17 +382,29 @@ export function writeH2(stream: http2.ServerHttp2Stream, reply: Reply): void {
   }
 }
 
-/** Writes a reply on an HTTP/1.x response. */
+/**
+ * Writes a reply on an HTTP/1.x response. gRPC's trailers (gRPC over
+ * HTTP/1.1) go in the trailer section of a chunked body, or in the headers
+ * of a trailers-only reply.
+ */
 export function writeH1(res: http.ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
   res.statusCode = reply.status;
   res.setHeader("content-type", reply.contentType);
-  res.setHeader("content-length", reply.body.length);
-  if (reply.headers !== undefined) {
-    forEachField(reply.headers, (v, k) => {
-      const prev = res.getHeader(k);
-      res.setHeader(k, prev === undefined ? v : [...[prev].flat().map(String), v]);
-    });
+  const append = (v: string, k: string) => {
+    const prev = res.getHeader(k);
+    res.setHeader(k, prev === undefined ? v : [...[prev].flat().map(String), v]);
+  };
+  if (reply.headers !== undefined) forEachField(reply.headers, append);
+  const trailers = reply.trailers;
+  if (trailers === undefined || reply.trailersOnly) {
+    if (trailers !== undefined) forEachField(trailers, append);
+    res.setHeader("content-length", reply.body.length);
+  } else {
+    const t: Record<string, string> = {};
+    forEachField(trailers, (v, k) => t[k] = t[k] === undefined ? v : `${t[k]}, ${v}`);
+    res.setHeader("trailer", Object.keys(t).join(", "));
+    res.addTrailers(t);
   }
   res.end(reply.body);
 }

@@ -3,7 +3,8 @@
  * message codecs.
  *
  * A procedure's codec decodes requests (a malformed body is the caller's
- * mistake: `INVALID_ARGUMENT`, where connect-es answers `INTERNAL` for binary)
+ * mistake: `INVALID_ARGUMENT`, where connect-es answers `INTERNAL` for binary;
+ * JSON integers must be decimal strings or safe integers, see json_integers.ts)
  * and encodes responses once per response object: coalesced callers share one
  * response message, so on a hot key the encoding is done once per query, not
  * once per caller. Handlers must not change a message after returning it.
@@ -16,7 +17,7 @@ import {
   type DescMethodUnary,
   type DescService,
   fromBinary,
-  fromJsonString,
+  fromJson,
   isMessage,
   type JsonReadOptions,
   type JsonWriteOptions,
@@ -26,6 +27,7 @@ import {
 } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { jsonIntegerProblem } from "./json_integers.ts";
 
 /** A unary implementation as connect-es declares it, for any message types. */
 // deno-lint-ignore no-explicit-any
@@ -71,9 +73,11 @@ class UnaryProcedure implements Procedure {
   decode(bytes: Uint8Array, binary: boolean): Message {
     const schema = this.method.input;
     try {
-      return binary
-        ? fromBinary(schema, bytes)
-        : fromJsonString(schema, textDecoder.decode(bytes), this.#jsonOptions);
+      if (binary) return fromBinary(schema, bytes);
+      const json = JSON.parse(textDecoder.decode(bytes));
+      const problem = jsonIntegerProblem(schema, json);
+      if (problem !== undefined) throw new Error(problem);
+      return fromJson(schema, json, this.#jsonOptions);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new ConnectError(

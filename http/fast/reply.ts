@@ -32,3 +32,14 @@ export function forEachField(
   }
   for (const name in fields) fn(fields[name], name);
 }
+
+/** `reply` with `fields` added to its headers (the same reply when there are none). */
+export function withFields(
+  reply: Reply,
+  fields: Readonly<Record<string, string>> | undefined,
+): Reply {
+  if (fields === undefined) return reply;
+  const headers = new Headers(reply.headers);
+  for (const name in fields) headers.set(name, fields[name]);
+  return { ...reply, headers };
+}
