@@ -37,7 +37,7 @@ export function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T
   }
 }
 
-/** A running stand-in process whose command line is `sh -c <loop> <args...>`. */
+/** A running stand-in process whose command line is `sh -c <script> <args...>`. */
 export interface FakeProcess {
   /** Its pid; /proc/<pid>/cmdline holds `args`. */
   pid: number;
@@ -53,9 +53,11 @@ export interface FakeProcess {
  * has exec'd, so /proc shows its final command line. No sleeps.
  */
 export async function fakeProcess(args: string[]): Promise<FakeProcess> {
+  // `read` is a shell builtin: the process never forks, so no child of it briefly
+  // shows the same command line in /proc (a sleep loop did, and was counted as a node).
   const child = new Deno.Command("sh", {
-    args: ["-c", "echo ready; while :; do sleep 0.2; done", ...args],
-    stdin: "null",
+    args: ["-c", "echo ready; read -r _", ...args],
+    stdin: "piped",
     stdout: "piped",
     stderr: "null",
   }).spawn();
