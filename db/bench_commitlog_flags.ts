@@ -5,8 +5,9 @@
  * @module
  */
 import { defineCommand, FlagError, parseCommand } from "../lib/flags.ts";
+import { checkIpBase, ownClusterFlags } from "./own_cluster_flags.ts";
 import { MAX_NODES, REPO_ROOT } from "./settings.ts";
-import { COMMITLOG_SYNC_MODES, type CommitlogSync, IP_BASE } from "./templates.ts";
+import { COMMITLOG_SYNC_MODES, type CommitlogSync } from "./templates.ts";
 
 /** What the bench runs. */
 export interface CommitlogBenchOptions {
@@ -64,21 +65,7 @@ latency per mode and concurrency. Writes the figures as JSON.`,
       default: ["periodic", "batch", "group"],
       help: `commitlog_sync modes, comma-separated, in order (${COMMITLOG_SYNC_MODES.join(", ")})`,
     },
-    {
-      name: "state-dir",
-      type: "string",
-      arg: "DIR",
-      default: `${REPO_ROOT}/.cassandra-bench`,
-      defaultHelp: "<repo>/.cassandra-bench",
-      help: "State of the bench's cluster",
-    },
-    {
-      name: "ip-base",
-      type: "string",
-      arg: "P",
-      default: "127.0.2",
-      help: "Its loopback prefix (nodes P.1..N)",
-    },
+    ...ownClusterFlags(".cassandra-bench", "127.0.2"),
     {
       name: "out",
       type: "string",
@@ -116,11 +103,6 @@ export function parseCommitlogBenchArgs(
       `--modes must be some of ${COMMITLOG_SYNC_MODES.join(", ")}, got "${mode ?? ""}"`,
     );
   }
-  if (!IP_BASE.test(v["ip-base"])) {
-    throw new FlagError(
-      `--ip-base must be three octets of a loopback address, e.g. 127.0.2, got "${v["ip-base"]}"`,
-    );
-  }
   return {
     help: false,
     nodes: v.nodes,
@@ -128,7 +110,7 @@ export function parseCommitlogBenchArgs(
     concurrencies,
     modes: v.modes as CommitlogSync[],
     stateDir: v["state-dir"],
-    ipBase: v["ip-base"],
+    ipBase: checkIpBase(v["ip-base"]),
     out: v.out,
     keep: v.keep,
   };

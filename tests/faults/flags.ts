@@ -6,7 +6,7 @@
  * @module
  */
 import { REPO_ROOT } from "../../db/cluster.ts";
-import { IP_BASE } from "../../db/templates.ts";
+import { checkIpBase, ownClusterFlags } from "../../db/own_cluster_flags.ts";
 import { defineCommand, FlagError, parseCommand } from "../../lib/flags.ts";
 import { EXPERIMENTS } from "./experiments/mod.ts";
 
@@ -56,21 +56,7 @@ instances and the gateway; prints a table and writes JSON. Experiments:
       defaultHelp: "<repo>/bench/faults.json",
       help: "JSON output",
     },
-    {
-      name: "state-dir",
-      type: "string",
-      arg: "DIR",
-      default: `${REPO_ROOT}/.cassandra-faults`,
-      defaultHelp: "<repo>/.cassandra-faults",
-      help: "The fault cluster's state",
-    },
-    {
-      name: "ip-base",
-      type: "string",
-      arg: "P",
-      default: "127.0.1",
-      help: "Its loopback prefix (nodes P.1..3)",
-    },
+    ...ownClusterFlags(".cassandra-faults", "127.0.1"),
     {
       name: "base-port",
       type: "int",
@@ -113,18 +99,13 @@ export function parseFaultArgs(args: readonly string[]): FaultSuiteOptions & { h
       }`,
     );
   }
-  if (!IP_BASE.test(v["ip-base"])) {
-    throw new FlagError(
-      `--ip-base must be three octets of a loopback address, e.g. 127.0.1, got "${v["ip-base"]}"`,
-    );
-  }
   return {
     help: false,
     reduced: v.reduced,
     only: v.only,
     out: v.out,
     stateDir: v["state-dir"],
-    ipBase: v["ip-base"],
+    ipBase: checkIpBase(v["ip-base"]),
     basePort: v["base-port"],
     keepCluster: v["keep-cluster"],
     allowFailures: v["allow-failures"],
