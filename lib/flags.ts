@@ -1,6 +1,7 @@
 /**
  * The one command-line and environment parser of every command (`serve`,
- * `gateway`, `start`, `load`, `bench:coalesce`, `db`).
+ * `gateway`, `start`, `load`, `db`, `conformance`, `test:faults` and the
+ * benches; cli/commands_test.ts checks that every task that reads flags is one).
  *
  * A command is a typed table of flags ({@linkcode Flag}); {@linkcode parseCommand}
  * runs `node:util` parseArgs (strict: unknown flags, missing values and stray
