@@ -25,26 +25,16 @@
  * @module
  */
 import { dirname } from "node:path";
-import { FlagError } from "./load_flags.ts";
-import { HELP, parseBenchRpcArgs } from "./bench_rpc_flags.ts";
+import { answerHelpAndErrors } from "../lib/flags.ts";
+import { BENCH_RPC, parseBenchRpcArgs } from "./bench_rpc_flags.ts";
 import { runBenchRpc } from "./bench_rpc_run.ts";
 import { type BenchRpcResult, formatReport } from "./bench_rpc_report.ts";
 import { formatProfileSummary } from "./cpu_profile.ts";
 
 /** The command line; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
-  let o;
-  try {
-    o = parseBenchRpcArgs(args);
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    console.error(`error: ${err.message.split("\n")[0]}`);
-    return 2;
-  }
-  if (o.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const o = answerHelpAndErrors(BENCH_RPC, () => parseBenchRpcArgs(args));
+  if (typeof o === "number") return o;
   const abort = new AbortController();
   let killNow = () => {};
   const onSignal = () => {

@@ -1,11 +1,10 @@
 /**
- * Flags of `deno task bench:rpc`: the options, `--help`, and the parser
- * (exit code 2 on a bad flag, see `main` in bench_rpc.ts).
+ * Flags of `deno task bench:rpc`: the flag table (parsed by `lib/flags.ts`),
+ * the check of `--cpu-prof` against the known cases, and the options they make.
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { FlagError } from "./load_flags.ts";
+import { defineCommand, FlagError, parseCommand } from "../lib/flags.ts";
 import { planCases, type RpcCase } from "./bench_rpc_cases.ts";
 
 /** The bench's options. */
@@ -26,71 +25,78 @@ export interface BenchRpcOptions {
   readonly retries: number;
 }
 
-/** The text of `--help`. */
-export const HELP = `Usage: deno task bench:rpc [options]
-
-Server CPU per call and calls/s of GetMessage{1, 1000} (a hot key) for every protocol
+/** The command `deno task bench:rpc`. */
+export const BENCH_RPC = defineCommand({
+  name: "bench:rpc",
+  summary: `Server CPU per call and calls/s of GetMessage{1, 1000} (a hot key) for every protocol
 and HTTP version, against the grpc-go floor (bench/floor); the original client's
 5,000-stream shape (queries per request); the load CLI's client CPU per call; and
 the headline: deno task load --channels 20 --requests 10000. Needs the running
 Cassandra (deno task db up), h2load (apt-get install nghttp2-client), Go, GNU time.
-Runs one instance pinned to CPU 0 and h2load on CPU 1: use a quiet machine.
-
-Options:
-  --requests N       Calls measured per case (default 50000); each h2load run sends
-                     N/0.7: the first 20% warm up, the window ends at 90%
-  --cases LIST       Only cases whose name contains one of these comma-separated
-                     substrings (e.g. grpc/,/h1/); names: protocol/http/port, e.g.
-                     connect-proto/h2c/main, grpc/h2c/floor, coalesce-5000-streams
-  --out FILE         JSON results (default bench/rpc.json; "" to skip)
-  --cpu-prof CASE    Also profile one case (exact name) on an instance started with
-                     --cpu-prof; the .cpuprofile goes to artifacts/cpu-prof/
-  --no-floor         Skip the grpc-go floor (no ratios)
-  --no-clients       Skip the load CLI runs
-  --retries N        Runs again of a case whose server died inside the window (default 2)
-  -h, --help         This text
-
-Exit codes: 0 every check passed, 1 a check failed or the bench could not run,
-2 bad flags, 130 interrupted.
-`;
-
-function int(flag: string, v: string | undefined, def: number, min: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) {
-    throw new FlagError(`--${flag} must be an integer >= ${min}, got "${v}"`);
-  }
-  return n;
-}
+Runs one instance pinned to CPU 0 and h2load on CPU 1: use a quiet machine.`,
+  flags: [
+    {
+      name: "requests",
+      type: "int",
+      min: 10,
+      default: 50_000,
+      help: "Calls measured per case; each h2load run sends N/0.7:\n" +
+        "the first 20% warm up, the window ends at 90%",
+    },
+    {
+      name: "cases",
+      type: "list",
+      repeatable: true,
+      default: [],
+      help: "Only cases whose name contains one of these comma-separated\n" +
+        "substrings (e.g. grpc/,/h1/); names: protocol/http/port, e.g.\n" +
+        "connect-proto/h2c/main, grpc/h2c/floor, coalesce-5000-streams",
+      defaultHelp: "every case",
+    },
+    {
+      name: "out",
+      type: "string",
+      arg: "FILE",
+      default: "bench/rpc.json",
+      help: 'JSON results ("" to skip)',
+    },
+    {
+      name: "cpu-prof",
+      type: "string",
+      arg: "CASE",
+      help: "Also profile one case (exact name) on an instance started with\n" +
+        "--cpu-prof; the .cpuprofile goes to artifacts/cpu-prof/",
+    },
+    { name: "no-floor", type: "bool", help: "Skip the grpc-go floor (no ratios)" },
+    { name: "no-clients", type: "bool", help: "Skip the load CLI runs" },
+    {
+      name: "retries",
+      type: "int",
+      min: 0,
+      default: 2,
+      help: "Runs again of a case whose server died inside the window",
+    },
+  ],
+  epilogue: `Exit codes: 0 every check passed, 1 a check failed or the bench could not run,
+2 bad flags, 130 interrupted.`,
+});
 
 /** Every case name --cpu-prof may name. */
 export function profileableCases(): RpcCase[] {
   return planCases({ floor: false, fastPort: true });
 }
 
-/** Parses the flags. @throws {FlagError} (exit code 2). */
+/**
+ * Parses the flags.
+ *
+ * @throws {FlagError} (exit code 2) on an unknown flag, a bad value or a
+ *   `--cpu-prof` that names no case.
+ */
 export function parseBenchRpcArgs(args: readonly string[]): BenchRpcOptions & { help: boolean } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        requests: { type: "string" },
-        cases: { type: "string", multiple: true },
-        out: { type: "string" },
-        "cpu-prof": { type: "string" },
-        "no-floor": { type: "boolean" },
-        "no-clients": { type: "boolean" },
-        retries: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    throw new FlagError((err as Error).message);
-  }
-  const cpuProf = values["cpu-prof"];
+  const parsed = parseCommand(BENCH_RPC, args, () => undefined);
+  if (parsed.help) return { ...parseBenchRpcArgs([]), help: true };
+  const v = parsed.values;
+  const cpuProf = v["cpu-prof"];
   if (cpuProf !== undefined && !profileableCases().some((c) => c.name === cpuProf)) {
     throw new FlagError(
       `--cpu-prof must name a case: ${
@@ -99,13 +105,13 @@ export function parseBenchRpcArgs(args: readonly string[]): BenchRpcOptions & { 
     );
   }
   return {
-    help: values.help === true,
-    requests: int("requests", values.requests, 50_000, 10),
-    cases: (values.cases ?? []).flatMap((s) => s.split(",")).map((s) => s.trim()).filter((s) => s),
-    out: values.out ?? "bench/rpc.json",
+    help: false,
+    requests: v.requests,
+    cases: v.cases,
+    out: v.out,
     cpuProf,
-    floor: values["no-floor"] !== true,
-    clients: values["no-clients"] !== true,
-    retries: int("retries", values.retries, 2, 0),
+    floor: !v["no-floor"],
+    clients: !v["no-clients"],
+    retries: v.retries,
   };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseBenchRpcArgs } from "./bench_rpc_flags.ts";
-import { FlagError } from "./load_flags.ts";
+import { FlagError } from "../lib/flags.ts";
 
 Deno.test("parseBenchRpcArgs: defaults", () => {
   assert.deepEqual(parseBenchRpcArgs([]), {
@@ -31,10 +31,9 @@ Deno.test("parseBenchRpcArgs: every flag, --cases comma-separated or repeated", 
     "--no-clients",
     "--retries",
     "0",
-    "-h",
   ]);
   assert.deepEqual(o, {
-    help: true,
+    help: false,
     requests: 5000,
     cases: ["grpc/", "/h1/", "floor"],
     out: "",
@@ -43,6 +42,11 @@ Deno.test("parseBenchRpcArgs: every flag, --cases comma-separated or repeated", 
     clients: false,
     retries: 0,
   });
+});
+
+Deno.test("parseBenchRpcArgs: -h wins over the other flags", () => {
+  assert.equal(parseBenchRpcArgs(["--requests", "5000", "-h"]).help, true);
+  assert.equal(parseBenchRpcArgs(["--requests", "x", "--help"]).help, true);
 });
 
 Deno.test("parseBenchRpcArgs rejects bad flags with a FlagError naming them", () => {

@@ -2,9 +2,11 @@
  * Every command of the project answers `-h` and a bad flag the same way:
  * help on stdout with exit code 0; one `error:` line and a hint on stderr
  * with exit code 2. Runs each command as a process (no database needed:
- * none gets past its flags).
+ * none gets past its flags). Every script a task of deno.json runs is
+ * either such a command or one that takes no flags.
  */
 import assert from "node:assert/strict";
+import config from "../deno.json" with { type: "json" };
 
 /** Task name and the script `deno task <name>` runs. */
 const COMMANDS = [
@@ -15,7 +17,33 @@ const COMMANDS = [
   ["bench:coalesce", "cli/bench_coalesce.ts"],
   ["bench:hot", "cli/bench_hot.ts"],
   ["db", "db/main.ts"],
+  ["bench:rpc", "cli/bench_rpc.ts"],
+  ["conformance", "conformance/run.ts"],
+  ["bench:commitlog", "db/bench_commitlog.ts"],
+  ["test:faults", "tests/faults/main.ts"],
 ] as const;
+
+/** Scripts tasks run that read no command line (build steps). */
+const NO_FLAGS = ["proto/protovalidate.ts", "conformance/gen.ts", "web/build.ts"];
+
+/** The scripts a task's command runs with `deno run`. */
+function taskScripts(task: string | { command: string }): string[] {
+  const command = typeof task === "string" ? task : task.command;
+  return [...command.matchAll(/deno run\b[^&|;]*?\s([\w./-]+\.ts)\b/g)].map((m) => m[1]);
+}
+
+Deno.test("every script a task of deno.json runs is checked here or takes no flags", () => {
+  const tasks: Record<string, string | { command: string }> = config.tasks;
+  for (const [name, script] of COMMANDS) {
+    assert.ok(taskScripts(tasks[name] ?? "").includes(script), `task ${name} runs ${script}`);
+  }
+  const checked = new Set<string>([...COMMANDS.map(([, script]) => script), ...NO_FLAGS]);
+  for (const [name, task] of Object.entries(tasks)) {
+    for (const script of taskScripts(task)) {
+      assert.ok(checked.has(script), `task ${name} runs ${script}: add it to COMMANDS`);
+    }
+  }
+});
 
 async function run(script: string, args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {

@@ -7,11 +7,11 @@
  * every case in cleartext; `--full` adds the server's cases over TLS (the
  * client has no TLS here). Exits 1 on any unexpected failure (including a
  * test that was expected to fail but passed, a test the runner could not
- * run, and an invocation the watchdog had to kill).
+ * run, and an invocation the watchdog had to kill); 2 on bad flags.
  *
  * ```sh
  * deno task conformance [--mode server|client|both] [--full] [--only connect/2,grpc-web/1.1]
- *                       [--stack NAME] [--transport NAME] [--run PATTERN]... [--watchdog S] [-v]
+ *                       [--stack NAME] [--transport NAME] [--run PATTERN]... [--watchdog D] [-v]
  * ```
  *
  * @module
@@ -21,7 +21,8 @@ import { findRunner } from "./tools.ts";
 import { CONFORMANCE_VERSION } from "./version.ts";
 import { stackServes } from "./stacks.ts";
 import { transportSpeaks } from "./transports.ts";
-import { type ConformanceOptions, parseConformanceArgs, USAGE } from "./run_flags.ts";
+import { answerHelpAndErrors } from "../lib/flags.ts";
+import { CONFORMANCE, type ConformanceOptions, parseConformanceArgs } from "./run_flags.ts";
 import { invokeRunner } from "./runner_invocation.ts";
 import { failureLines, type Outcome } from "./outcome.ts";
 import { summaryTable, totals } from "./summary.ts";
@@ -60,11 +61,8 @@ function planRuns(o: ConformanceOptions): Run[] {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const o = parseConformanceArgs(argv);
-  if (o === "help") {
-    console.log(USAGE);
-    return 0;
-  }
+  const o = answerHelpAndErrors(CONFORMANCE, () => parseConformanceArgs(argv));
+  if (typeof o === "number") return o;
   const runner = await findRunner();
   const dir = await Deno.makeTempDir({ prefix: "conformance-" });
   const started = performance.now();
@@ -116,7 +114,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (err) {
-    console.error(`conformance: ${err instanceof Error ? err.message : err}`);
-    Deno.exit(2);
+    console.error(`error: ${err instanceof Error ? err.message : err}`);
+    Deno.exit(1);
   }
 }

@@ -1,11 +1,11 @@
 /**
- * Flags of `deno task conformance`: `--help` and the parser, which checks
- * every name against the known combinations, server stacks and client
- * transports. A bad flag throws an `Error` (run.ts prints it, exit code 2).
+ * Flags of `deno task conformance`: the flag table (parsed by
+ * `lib/flags.ts`) and the checks of every name against the known
+ * combinations, server stacks and client transports.
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { defineCommand, FlagError, parseCommand } from "../lib/flags.ts";
 import { type Combination, COMBINATIONS, label, type Mode } from "./combinations.ts";
 import { SERVER_STACKS } from "./stacks.ts";
 import { CLIENT_STACKS } from "./transports.ts";
@@ -27,77 +27,120 @@ export interface ConformanceOptions {
   readonly verbose: boolean;
 }
 
-/** The text of `--help`. */
-export const USAGE = `deno task conformance [options]
-
-  --mode server|client|both   which side to test (default both)
-  --full                      server mode: every case also over TLS (default: cleartext
-                              only; the client runs cleartext either way)
-  --only LIST                 combinations, e.g. connect/2,grpc-web/1.1 (default all:
-                              ${COMBINATIONS.map(label).join(", ")})
-  --stack LIST                server stacks, comma-separated (default main,fast; known:
-                              ${Object.keys(SERVER_STACKS).join(", ")})
-  --transport LIST            client transports, comma-separated (default router,lean; known:
-                              ${Object.keys(CLIENT_STACKS).join(", ")})
-  --run PATTERN               only test cases matching PATTERN (repeatable; the runner's syntax)
-  --watchdog SECONDS          kill an invocation after this long (default 240)
-  -v, --verbose               stream the runner's verbose output
-`;
+/** The command `deno task conformance`. */
+export const CONFORMANCE = defineCommand({
+  name: "conformance",
+  summary: `Runs the Connect conformance suite (connectconformance) against the project's server
+stacks (server mode) and client transports (client mode): one runner invocation per
+mode x protocol x HTTP version, each under a watchdog; prints a table and
+N passed, N failed.`,
+  flags: [
+    {
+      name: "mode",
+      type: "enum",
+      choices: ["server", "client", "both"],
+      default: "both",
+      help: "Which side to test",
+    },
+    {
+      name: "full",
+      type: "bool",
+      help: "Server mode: every case also over TLS (default: cleartext\n" +
+        "only; the client runs cleartext either way)",
+    },
+    {
+      name: "only",
+      type: "list",
+      repeatable: true,
+      default: [],
+      defaultHelp: "all",
+      help: `Combinations, e.g. connect/2,grpc-web/1.1; known:\n${
+        COMBINATIONS.map(label).join(", ")
+      }`,
+    },
+    {
+      name: "stack",
+      type: "list",
+      default: ["main", "fast"],
+      help: `Server stacks, comma-separated; known: ${Object.keys(SERVER_STACKS).join(", ")}`,
+    },
+    {
+      name: "transport",
+      type: "list",
+      default: ["router", "lean"],
+      help: `Client transports, comma-separated; known: ${Object.keys(CLIENT_STACKS).join(", ")}`,
+    },
+    {
+      name: "run",
+      type: "list",
+      repeatable: true,
+      split: false,
+      default: [],
+      defaultHelp: "",
+      arg: "PATTERN",
+      help: "Only test cases matching PATTERN (the runner's syntax)",
+    },
+    {
+      name: "watchdog",
+      type: "duration",
+      bare: "s",
+      above: 0,
+      default: 240_000,
+      help: "Kill an invocation after this long",
+    },
+    { name: "verbose", short: "v", type: "bool", help: "Stream the runner's verbose output" },
+  ],
+  epilogue: `Exit codes: 0 every case as expected, 1 an unexpected result (a failure, a known
+failure that passed, a case the runner could not run, an invocation the watchdog
+killed) or the suite could not run, 2 bad flags.`,
+});
 
 /**
- * Parses the command line: what to run, or `"help"` for `-h`/`--help`.
+ * Parses the command line: what to run, or `help: true` for `-h`/`--help`.
  *
- * @throws {Error} for an unknown flag, mode, combination, stack or transport, or a bad watchdog.
+ * @throws {FlagError} (exit code 2) for an unknown flag, mode, combination,
+ *   stack or transport, or a bad watchdog.
  */
-export function parseConformanceArgs(argv: string[]): ConformanceOptions | "help" {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      mode: { type: "string", default: "both" },
-      full: { type: "boolean", default: false },
-      only: { type: "string", multiple: true },
-      stack: { type: "string", default: "main,fast" },
-      transport: { type: "string", default: "router,lean" },
-      run: { type: "string", multiple: true },
-      watchdog: { type: "string", default: "240" },
-      verbose: { type: "boolean", short: "v", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help) return "help";
-  const modes: Mode[] = values.mode === "both"
-    ? ["server", "client"]
-    : values.mode === "server" || values.mode === "client"
-    ? [values.mode]
-    : [];
-  if (modes.length === 0) throw new Error(`--mode must be server, client or both\n\n${USAGE}`);
-  const only = (values.only ?? []).flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean)
-    .map((s) => s.replace(/\/1$/, "/1.1"));
+export function parseConformanceArgs(
+  argv: readonly string[],
+): ConformanceOptions & { help: boolean } {
+  const parsed = parseCommand(CONFORMANCE, argv, () => undefined);
+  if (parsed.help) return { ...parseConformanceArgs([]), help: true };
+  const v = parsed.values;
+  const modes: Mode[] = v.mode === "both" ? ["server", "client"] : [v.mode];
+  const only = v.only.map((s) => s.replace(/\/1$/, "/1.1"));
   const unknown = only.filter((s) => !COMBINATIONS.some((c) => label(c) === s));
   if (unknown.length > 0) {
-    throw new Error(
+    throw new FlagError(
       `unknown --only ${unknown.join(", ")}; known: ${COMBINATIONS.map(label).join(", ")}`,
     );
   }
   const combinations = only.length
     ? COMBINATIONS.filter((c) => only.includes(label(c)))
     : COMBINATIONS;
-  const stacks = values.stack!.split(",").map((s) => s.trim()).filter(Boolean);
-  for (const s of stacks) if (!(s in SERVER_STACKS)) throw new Error(`unknown --stack ${s}`);
-  const transports = values.transport!.split(",").map((s) => s.trim()).filter(Boolean);
-  for (const t of transports) {
-    if (!(t in CLIENT_STACKS)) throw new Error(`unknown --transport ${t}`);
+  for (const s of v.stack) {
+    if (!(s in SERVER_STACKS)) {
+      throw new FlagError(
+        `unknown --stack ${s}; known: ${Object.keys(SERVER_STACKS).join(", ")}`,
+      );
+    }
   }
-  const watchdogSeconds = Number(values.watchdog);
-  if (!(watchdogSeconds > 0)) throw new Error("--watchdog must be > 0");
+  for (const t of v.transport) {
+    if (!(t in CLIENT_STACKS)) {
+      throw new FlagError(
+        `unknown --transport ${t}; known: ${Object.keys(CLIENT_STACKS).join(", ")}`,
+      );
+    }
+  }
   return {
+    help: false,
     modes,
-    full: values.full!,
+    full: v.full,
     combinations,
-    stacks,
-    transports,
-    run: values.run ?? [],
-    watchdogSeconds,
-    verbose: values.verbose!,
+    stacks: v.stack,
+    transports: v.transport,
+    run: v.run,
+    watchdogSeconds: v.watchdog / 1000,
+    verbose: v.verbose,
   };
 }

@@ -14,11 +14,12 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import cassandra from "cassandra-driver";
-import { clientOptions, down, ensureUp, REPO_ROOT, settingsFromEnv } from "./cluster.ts";
-import { COMMITLOG_SYNC_MODES, type CommitlogSync } from "./templates.ts";
+import { clientOptions, down, ensureUp, settingsFromEnv } from "./cluster.ts";
+import type { CommitlogSync } from "./templates.ts";
+import { answerHelpAndErrors } from "../lib/flags.ts";
 import { percentile } from "../lib/stats.ts";
+import { COMMITLOG_BENCH, parseCommitlogBenchArgs } from "./bench_commitlog_flags.ts";
 
 /** One measured cell: a mode at a concurrency. */
 export interface CommitlogResult {
@@ -101,38 +102,17 @@ async function measure(
   };
 }
 
-if (import.meta.main) {
-  const { values: v } = parseArgs({
-    args: Deno.args,
-    strict: true,
-    options: {
-      nodes: { type: "string", default: "3" },
-      writes: { type: "string", default: "3000" },
-      concurrency: { type: "string", default: "1,16,128" },
-      modes: { type: "string", default: "periodic,batch,group" },
-      "state-dir": { type: "string", default: `${REPO_ROOT}/.cassandra-bench` },
-      "ip-base": { type: "string", default: "127.0.2" },
-      out: { type: "string", default: `${REPO_ROOT}/bench/commitlog.json` },
-      keep: { type: "boolean", default: false },
-    },
-  });
-  const nodes = Number(v.nodes);
-  const writes = Number(v.writes);
-  const concurrencies = v.concurrency.split(",").map(Number);
-  const modes = v.modes.split(",") as CommitlogSync[];
-  if (
-    !Number.isInteger(writes) || writes < 1 || concurrencies.some((c) => !(c >= 1)) ||
-    modes.some((m) => !COMMITLOG_SYNC_MODES.includes(m))
-  ) {
-    console.error("error: bad --writes, --concurrency or --modes");
-    Deno.exit(2);
-  }
+/** The command line; returns the exit code. */
+async function main(args: readonly string[]): Promise<number> {
+  const v = answerHelpAndErrors(COMMITLOG_BENCH, () => parseCommitlogBenchArgs(args));
+  if (typeof v === "number") return v;
+  const { nodes, writes, concurrencies, modes } = v;
   const results: CommitlogResult[] = [];
   const base = 1n << 40n;
   for (const [k, mode] of modes.entries()) {
     const s = settingsFromEnv({
-      stateDir: v["state-dir"],
-      ipBase: v["ip-base"],
+      stateDir: v.stateDir,
+      ipBase: v.ipBase,
       commitlogSync: mode,
       mode: "java",
       externalContactPoints: undefined,
@@ -156,7 +136,7 @@ if (import.meta.main) {
     }
   }
   if (!v.keep) {
-    await down(settingsFromEnv({ stateDir: v["state-dir"], ipBase: v["ip-base"], mode: "java" }));
+    await down(settingsFromEnv({ stateDir: v.stateDir, ipBase: v.ipBase, mode: "java" }));
   }
   console.log("| mode     | concurrency | writes/s | p50 ms | p99 ms | errors |");
   console.log("| -------- | ----------: | -------: | -----: | -----: | -----: |");
@@ -173,7 +153,7 @@ if (import.meta.main) {
     v.out,
     JSON.stringify(
       {
-        command: `deno task bench:commitlog ${Deno.args.join(" ")}`.trim(),
+        command: `deno task bench:commitlog ${args.join(" ")}`.trim(),
         nodes,
         writesPerCell: writes,
         consistency: "LOCAL_QUORUM",
@@ -185,4 +165,9 @@ if (import.meta.main) {
     ) + "\n",
   );
   console.error(`wrote ${v.out}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main(Deno.args);
 }

@@ -1,6 +1,7 @@
 /**
  * The one command-line and environment parser of every command (`serve`,
- * `gateway`, `start`, `load`, `bench:coalesce`, `db`).
+ * `gateway`, `start`, `load`, `db`, `conformance`, `test:faults` and the
+ * benches; cli/commands_test.ts checks that every task that reads flags is one).
  *
  * A command is a typed table of flags ({@linkcode Flag}); {@linkcode parseCommand}
  * runs `node:util` parseArgs (strict: unknown flags, missing values and stray
@@ -110,6 +111,10 @@ export interface DurationFlag extends FlagBase {
 export interface ListFlag extends FlagBase {
   readonly type: "list";
   readonly default?: readonly string[];
+  /** The flag may be given several times and the items add up (else the last one wins). */
+  readonly repeatable?: boolean;
+  /** `false`: each value is one item as given, commas and spaces included. Default true. */
+  readonly split?: boolean;
 }
 
 /** One of a fixed set of words. */
@@ -209,14 +214,18 @@ export function parseCommand<const T extends readonly Flag[]>(
   args: readonly string[],
   env: Env = processEnv,
 ): Parsed<T> {
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+  const options: Record<
+    string,
+    { type: "string" | "boolean"; short?: string; multiple?: boolean }
+  > = {
     help: { type: "boolean", short: "h" },
   };
   for (const f of command.flags) {
     options[f.name] = { type: f.type === "bool" ? "boolean" : "string" };
     if (f.short) options[f.name].short = f.short;
+    if (f.type === "list" && f.repeatable) options[f.name].multiple = true;
   }
-  let raw: Record<string, string | boolean | undefined>;
+  let raw: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
     ({ values: raw, positionals } = parseArgs({
@@ -224,7 +233,7 @@ export function parseCommand<const T extends readonly Flag[]>(
       options,
       strict: true,
       allowPositionals: command.positionals ?? false,
-    }) as { values: Record<string, string | boolean | undefined>; positionals: string[] });
+    }) as { values: typeof raw; positionals: string[] });
   } catch (err) {
     // Only the user's mistakes (ERR_PARSE_ARGS_*) are usage errors; a bad table is a bug.
     if (!String((err as { code?: string }).code).startsWith("ERR_PARSE_ARGS")) throw err;
@@ -326,14 +335,17 @@ function oneLine(message: string): string {
     .join(" ");
 }
 
-function convert(f: Flag, given: string | boolean, label: string): unknown {
+function convert(f: Flag, given: string | boolean | string[], label: string): unknown {
   if (f.type === "bool") return given === true;
+  if (f.type === "list") {
+    const items = [given].flat().map(String);
+    return (f.split === false ? items : items.flatMap((t) => t.split(/[\s,]+/)))
+      .filter((s) => s !== "");
+  }
   const text = String(given);
   switch (f.type) {
     case "string":
       return text;
-    case "list":
-      return text.split(/[\s,]+/).filter((s) => s !== "");
     case "enum":
       if (!f.choices.includes(text)) {
         throw new FlagError(`${label} must be one of ${f.choices.join(", ")}, got "${text}"`);

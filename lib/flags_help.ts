@@ -49,6 +49,7 @@ function flagLines(f: Flag): string[] {
   const def = defaultText(f);
   if (def !== undefined) notes.push(`default ${def}`);
   if (f.type === "duration") notes.push(`a bare number is ${f.bare === "s" ? "seconds" : "ms"}`);
+  if (f.type === "list" && f.repeatable) notes.push("repeatable");
   const help = f.help.split("\n");
   const tail = [notes.length ? `(${notes.join("; ")})` : "", f.env ? `[env ${f.env}]` : ""]
     .filter(Boolean).join(" ");

@@ -88,6 +88,40 @@ Deno.test("a bare duration keeps each flag's old unit", () => {
   assert.equal(parseDuration("d", " 2m ", "ms"), 120_000);
 });
 
+Deno.test("a repeatable list adds up its occurrences; split: false keeps each value whole", () => {
+  const cmd = defineCommand({
+    name: "multi",
+    summary: "",
+    flags: [
+      { name: "only", type: "list", repeatable: true, help: "Subsets" },
+      { name: "run", type: "list", repeatable: true, split: false, help: "Patterns" },
+      { name: "hosts", type: "list", help: "Hosts" },
+    ],
+  });
+  const p = parseCommand(
+    cmd,
+    [
+      "--only",
+      "a, b",
+      "--only",
+      "c",
+      "--run",
+      "x,y z",
+      "--run",
+      "w",
+      "--hosts",
+      "h1",
+      "--hosts",
+      "h2",
+    ],
+    noEnv,
+  );
+  assert.ok(!p.help);
+  assert.deepEqual(p.values, { only: ["a", "b", "c"], run: ["x,y z", "w"], hosts: ["h2"] });
+  assert.match(helpText(cmd), /--only LIST +Subsets \(repeatable\)\n/);
+  assert.doesNotMatch(helpText(cmd), /--hosts LIST +Hosts \(repeatable\)/);
+});
+
 Deno.test("flags beat environment, environment beats defaults; empty env is unset", () => {
   const env = (n: string) => ({ PORT: "7000", HOSTS: "x,y", QUIET: "yes" })[n];
   assert.equal(values([], env).port, 7000);

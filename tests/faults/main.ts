@@ -14,90 +14,26 @@
  * ```
  *
  * Every acknowledged write is appended to `artifacts/faults/acked.jsonl`;
- * the children's logs go to `artifacts/faults/*.log`.
+ * the children's logs go to `artifacts/faults/*.log`. The flags are in flags.ts.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../../db/cluster.ts";
+import { answerHelpAndErrors } from "../../lib/flags.ts";
 import { type FaultConfig, FULL, REDUCED } from "./config.ts";
 import type { ExperimentContext } from "./experiment.ts";
 import { EXPERIMENTS } from "./experiments/mod.ts";
+import { FAULTS, type FaultSuiteOptions, parseFaultArgs } from "./flags.ts";
 import type { AckedWrite } from "./load.ts";
 import { type ExperimentResult, formatTable } from "./result.ts";
 import { Stack } from "./stack.ts";
 
-const HELP = `Usage: deno task test:faults [options]
-
-Fault injection on a 3-node Cassandra (RF 3, LOCAL_QUORUM) of its own, two data-service
-instances and the gateway; prints a table and writes JSON. Experiments:
-  ${EXPERIMENTS.map((e) => e.name).join(", ")}
-
-Options:
-  --reduced          the CI size: shorter faults, 10k reads / 2k writes overloads
-  --only LIST        run only these experiments (comma-separated names)
-  --out FILE         JSON output (default bench/faults.json)
-  --state-dir DIR    the fault cluster's state (default <repo>/.cassandra-faults)
-  --ip-base P        its loopback prefix (default 127.0.1: nodes 127.0.1.1..3)
-  --base-port P      ports P, P+1 (instances) and P+2 (gateway); default: free ports
-  --keep-cluster     leave the fault cluster running at the end (default: stop it
-                     when this run started it)
-  --allow-failures   exit 0 even when checks failed (not when an experiment could not run)
-  -h, --help         this help
-
-Exit codes: 0 every check passed, 1 a check failed or an experiment could not run,
-2 bad flags.`;
-
 if (import.meta.main) {
-  let v;
-  try {
-    v = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        reduced: { type: "boolean", default: false },
-        only: { type: "string" },
-        out: { type: "string", default: `${REPO_ROOT}/bench/faults.json` },
-        "state-dir": { type: "string", default: `${REPO_ROOT}/.cassandra-faults` },
-        "ip-base": { type: "string", default: "127.0.1" },
-        "base-port": { type: "string", default: "0" },
-        "keep-cluster": { type: "boolean", default: false },
-        "allow-failures": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}\nRun with --help for the options.`);
-    Deno.exit(2);
-  }
-  if (v.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  const only = v.only?.split(",").map((s) => s.trim()).filter(Boolean);
-  const unknown = only?.filter((n) => !EXPERIMENTS.some((e) => e.name === n)) ?? [];
-  const basePort = Number(v["base-port"]);
-  if (unknown.length || !Number.isInteger(basePort) || basePort < 0 || basePort > 65533) {
-    console.error(
-      `error: ${
-        unknown.length ? `unknown experiment ${unknown.join(", ")}` : "bad --base-port"
-      }\nRun with --help for the options.`,
-    );
-    Deno.exit(2);
-  }
-  Deno.exit(await runSuite({ ...v, only, basePort }));
+  const o = answerHelpAndErrors(FAULTS, () => parseFaultArgs(Deno.args));
+  Deno.exit(typeof o === "number" ? o : await runSuite(o));
 }
 
-async function runSuite(o: {
-  reduced: boolean;
-  only?: string[];
-  out: string;
-  "state-dir": string;
-  "ip-base": string;
-  basePort: number;
-  "keep-cluster": boolean;
-  "allow-failures": boolean;
-}): Promise<number> {
+async function runSuite(o: FaultSuiteOptions): Promise<number> {
   const config = o.reduced ? REDUCED : FULL;
   const t0 = performance.now();
   const log = (line: string) =>
@@ -115,8 +51,8 @@ async function runSuite(o: {
   const experiments = EXPERIMENTS.filter((e) => !o.only || o.only.includes(e.name));
   log(`fault suite (${config.mode}): ${experiments.map((e) => e.name).join(", ")}`);
   const stack = await Stack.start({
-    stateDir: o["state-dir"],
-    ipBase: o["ip-base"],
+    stateDir: o.stateDir,
+    ipBase: o.ipBase,
     basePort: o.basePort,
     logDir: artifacts,
     log,
@@ -130,7 +66,7 @@ async function runSuite(o: {
   // Ctrl-C: stop the children (and the cluster this run started) before leaving
   const interrupt = () => {
     log("interrupted: stopping the stack");
-    stack.close(o["keep-cluster"]).finally(() => Deno.exit(130));
+    stack.close(o.keepCluster).finally(() => Deno.exit(130));
   };
   Deno.addSignalListener("SIGINT", interrupt);
   const results: ExperimentResult[] = [];
@@ -171,7 +107,7 @@ async function runSuite(o: {
   } finally {
     Deno.removeSignalListener("SIGINT", interrupt);
     ackFile.close();
-    await stack.close(o["keep-cluster"]);
+    await stack.close(o.keepCluster);
   }
   const table = formatTable(results);
   console.log(table);
@@ -185,7 +121,7 @@ async function runSuite(o: {
         Math.round((performance.now() - t0) / 1000)
       } s; wrote ${o.out}`,
   );
-  return errors || (failedChecks && !o["allow-failures"]) ? 1 : 0;
+  return errors || (failedChecks && !o.allowFailures) ? 1 : 0;
 }
 
 async function writeJson(
