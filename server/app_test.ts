@@ -187,6 +187,43 @@ Deno.test("readiness follows the store: 503 with the store's reason", async () =
   }
 });
 
+Deno.test("the original's getMessage answers a missing row with an empty reply; real failures stay errors", async () => {
+  const store = new MemoryStore({
+    messages: [{ channelId: 3n, messageId: 3000n, authorId: 9n, content: "hi" }],
+  });
+  const svc = await startMemoryInstance({ store });
+  const { transport, close } = grpc(svc.url);
+  const path = "/messages.MessagesService/getMessage";
+  try {
+    const compat = createClient(CompatService, transport);
+    const api = createClient(MessagesService, transport);
+    const found = await compat.getMessage({ channelId: 3n, messageId: 3000n });
+    assert.equal(found.content, "hi");
+    const missing = await compat.getMessage({ channelId: 3n, messageId: 4000n });
+    assert.deepEqual([missing.channelId, missing.messageId, missing.authorId, missing.content], [
+      0n,
+      0n,
+      0n,
+      "",
+    ]);
+    // The same over Connect JSON, on the main port and on the fast listener.
+    for (const base of [svc.url, svc.fastUrl!]) {
+      const r = await post(`${base}${path}`, '{"channelId":"3","messageId":"4000"}');
+      assert.deepEqual([r.status, r.body], [200, "{}"], base);
+    }
+    // Ours keeps NOT_FOUND.
+    await rejectsWith(api.getMessage({ channelId: 3n, messageId: 4000n }), Code.NotFound);
+    // Bad input and a failing store are errors on the original's contract too.
+    await rejectsWith(compat.getMessage({ channelId: 0n, messageId: 1n }), Code.InvalidArgument);
+    store.failWith("getMessage", new ConnectError("no Cassandra host answered", Code.Unavailable));
+    await rejectsWith(compat.getMessage({ channelId: 3n, messageId: 4000n }), Code.Unavailable);
+    store.heal();
+  } finally {
+    close();
+    await svc.close(1000);
+  }
+});
+
 Deno.test("getAndResetMetrics returns counts since its previous call; GetStats never resets", async () => {
   const svc = await startMemoryInstance();
   const { transport, close } = grpc(svc.url);

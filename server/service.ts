@@ -89,28 +89,26 @@ const getMessagesResponse = memo((rows: StoredMessage[]): GetMessagesResponse =>
   create(GetMessagesResponseSchema, { messages: rows.map(toProto) })
 );
 const messageReply = memo((m: StoredMessage): MessageReply => create(MessageReplySchema, m));
+/**
+ * The original's answer for a missing row: an empty success. Shared by every
+ * such call (handlers never change a returned message).
+ */
+const EMPTY_REPLY: MessageReply = create(MessageReplySchema);
 
-/** Reads one message through the coalescer; NOT_FOUND when absent. */
-async function readOne(
+/** Reads one message through the coalescer; undefined when there is none. */
+function readOne(
   deps: ServiceDeps,
   channelId: bigint,
   messageId: bigint,
   cancel: Cancellation | undefined,
-): Promise<StoredMessage> {
+): Promise<StoredMessage | undefined> {
   requirePositiveId("channel_id", channelId);
   requirePositiveId("message_id", messageId);
-  const value = await deps.coalesce(
+  return deps.coalesce(
     `msg:${channelId}:${messageId}`,
     () => query(deps, "get_message", () => deps.store.getMessage(channelId, messageId)),
     cancel,
   );
-  if (!value) {
-    throw new ConnectError(
-      `message ${messageId} not found in channel ${channelId}`,
-      Code.NotFound,
-    );
-  }
-  return value;
 }
 
 function toProto(m: StoredMessage): Message {
@@ -134,9 +132,14 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
     },
 
     async getMessage(req, ctx) {
-      return getMessageResponse(
-        await readOne(deps, req.channelId, req.messageId, cancellationOf(ctx)),
-      );
+      const m = await readOne(deps, req.channelId, req.messageId, cancellationOf(ctx));
+      if (!m) {
+        throw new ConnectError(
+          `message ${req.messageId} not found in channel ${req.channelId}`,
+          Code.NotFound,
+        );
+      }
+      return getMessageResponse(m);
     },
 
     async createMessage(req) {
@@ -170,13 +173,19 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
   };
 }
 
-/** The original's messages.MessagesService, on the same coalescer and counters. */
+/**
+ * The original's messages.MessagesService, on the same coalescer and counters.
+ * Keeps the original's contract for a missing row: an empty `MessageReply`
+ * (success), not NOT_FOUND, so its clients see what they always saw. Every
+ * other failure (bad input, Cassandra down, a deadline) is still an error.
+ */
 export function compatMessagesService(
   deps: ServiceDeps,
 ): ServiceImpl<typeof CompatMessagesService> {
   return {
     async getMessage(req, ctx) {
-      return messageReply(await readOne(deps, req.channelId, req.messageId, cancellationOf(ctx)));
+      const m = await readOne(deps, req.channelId, req.messageId, cancellationOf(ctx));
+      return m ? messageReply(m) : EMPTY_REPLY;
     },
     async getAndResetMetrics() {
       const w = deps.window.take(await deps.metrics.totals());
