@@ -139,7 +139,8 @@ export interface InstanceOptions extends SpawnOptions {
   readonly host: string;
   /** 0: any free port. */
   readonly port: number;
-  readonly workerId: number;
+  /** Snowflake worker id; default: leased from Cassandra (`--worker-id` left out). */
+  readonly workerId?: number;
   readonly cassandra: CassandraAt;
   /** More flags of `deno task serve` (e.g. `--no-coalesce`). */
   readonly extraArgs?: readonly string[];
@@ -152,8 +153,7 @@ export function spawnInstance(name: string, o: InstanceOptions): ChildService {
     o.host,
     "--port",
     String(o.port),
-    "--worker-id",
-    String(o.workerId),
+    ...(o.workerId === undefined ? [] : ["--worker-id", String(o.workerId)]),
     "--cassandra-contact-points",
     o.cassandra.contactPoints.join(","),
     "--cassandra-local-dc",

@@ -67,6 +67,12 @@ export interface ApplySchemaOptions {
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,47}$/;
 
 /**
+ * Timeout of one schema statement: DDL waits for the schema to reach every
+ * node, far longer than a query (clients may set short driver timeouts).
+ */
+const DDL_TIMEOUT_MS = 60_000;
+
+/**
  * Creates the keyspace (NetworkTopologyStrategy) and applies every migration
  * not yet recorded. Returns the versions applied by this call.
  */
@@ -83,24 +89,29 @@ export async function applySchema(
   const rf = options.replicationFactor;
   if (!Number.isInteger(rf) || rf < 1) throw new Error(`Invalid replication factor: ${rf}`);
   // DDL cannot take bind markers; ks and dc are validated above.
+  const ddl = { readTimeout: DDL_TIMEOUT_MS };
   await client.execute(
     `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ` +
       `{'class': 'NetworkTopologyStrategy', '${dc}': ${rf}}`,
+    [],
+    ddl,
   );
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (
       version int PRIMARY KEY, description text, applied_at timestamp)`,
+    [],
+    ddl,
   );
-  const rs = await client.execute(`SELECT version FROM ${ks}.schema_migrations`);
+  const rs = await client.execute(`SELECT version FROM ${ks}.schema_migrations`, [], ddl);
   const done = new Set(rs.rows.map((r) => r.get("version") as number));
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
-    for (const stmt of m.cql) await client.execute(stmt.replaceAll("{ks}", ks));
+    for (const stmt of m.cql) await client.execute(stmt.replaceAll("{ks}", ks), [], ddl);
     await client.execute(
       `INSERT INTO ${ks}.schema_migrations (version, description, applied_at) VALUES (?, ?, ?)`,
       [m.version, m.description, new Date()],
-      { prepare: true },
+      { prepare: true, ...ddl },
     );
     applied.push(m.version);
   }

@@ -51,7 +51,7 @@ export interface DataServiceDeps {
   /** A store to use instead of Cassandra (unit tests only). */
   store?: MessageStore;
   log?: Logger;
-  /** How often the store is probed for readiness. Default 2000 ms. */
+  /** How often the store is probed for readiness. Default: `config.probeIntervalMs`. */
   probeIntervalMs?: number;
 }
 
@@ -146,7 +146,9 @@ export async function startDataService(
 
   let schemaDone = !config.applySchema || !cassandra;
   let wasReady: boolean | undefined;
-  const stopProbe = probeStore(readiness, async () => {
+  // Until the schema is applied each probe first connects and applies it (bounded by the
+  // driver's timeouts, not by the probe timeout: DDL takes longer than a ping); then it pings.
+  const stopProbe = probeStore(readiness, async (timeoutMs) => {
     if (cassandra && !schemaDone) {
       await cassandra.connect();
       const hosts = cassandra.client.hosts.length;
@@ -158,8 +160,11 @@ export async function startDataService(
       schemaDone = true;
       if (applied.length) log.info("schema applied", { versions: applied });
     }
-    await store.ping();
-  }, deps.probeIntervalMs ?? 2000);
+    await store.ping(timeoutMs);
+  }, {
+    intervalMs: deps.probeIntervalMs ?? config.probeIntervalMs,
+    timeoutMs: config.probeTimeoutMs,
+  });
   readiness.onChange(() => {
     if (wasReady === readiness.ready) return;
     wasReady = readiness.ready;

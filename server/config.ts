@@ -107,7 +107,28 @@ export const SERVE = defineCommand({
       min: 1,
       max: 600_000,
       default: 5000,
-      help: "Driver timeout of one Cassandra query (then DEADLINE_EXCEEDED)",
+      help: "Bound of one Cassandra read or write, all its statements and the driver's\n" +
+        "retries included (then DEADLINE_EXCEEDED)",
+    },
+    {
+      name: "probe-interval-ms",
+      env: "PROBE_INTERVAL_MS",
+      type: "duration",
+      bare: "ms",
+      min: 10,
+      max: 60_000,
+      default: 250,
+      help: "Pause between readiness probes of Cassandra (on a connection of their own)",
+    },
+    {
+      name: "probe-timeout-ms",
+      env: "PROBE_TIMEOUT_MS",
+      type: "duration",
+      bare: "ms",
+      min: 10,
+      max: 60_000,
+      default: 750,
+      help: "A readiness probe not answered within this fails: not ready",
     },
     {
       name: "no-schema",
@@ -243,6 +264,8 @@ export interface ServerConfig {
   keyspace: string;
   consistency: string;
   queryTimeoutMs: number;
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
   applySchema: boolean;
   corsOrigins: string[];
   coalesce: boolean;
@@ -294,6 +317,8 @@ export function parseConfig(args: string[], env?: Env): ServerConfig {
     keyspace: v["cassandra-keyspace"],
     consistency: v["cassandra-consistency"],
     queryTimeoutMs: v["query-timeout-ms"],
+    probeIntervalMs: v["probe-interval-ms"],
+    probeTimeoutMs: v["probe-timeout-ms"],
     applySchema: !v["no-schema"],
     corsOrigins: v["cors-origins"],
     coalesce: !v["no-coalesce"],
