@@ -301,7 +301,6 @@ export async function runBenchRpc(
     "--cassandra-local-dc",
     info.localDataCenter,
   ];
-  const workerBase = 900 + Math.floor(Math.random() * 90);
   const workDir = await Deno.makeTempDir({ prefix: "bench-rpc-" });
   const instances: InstanceUnderTest[] = [];
   const floors: FloorServer[] = [];
@@ -344,7 +343,7 @@ export async function runBenchRpc(
       bench: `deno task bench:rpc ${Deno.args.join(" ")}`.trim(),
       server: `taskset -c ${SERVER_CPUS} deno run -A server/main.ts --host 127.0.0.1 --port 0 ${
         cassandra.join(" ")
-      } --worker-id N`,
+      }`,
     },
     fastPort: false,
     floorUsPerCall: null,
@@ -367,7 +366,7 @@ export async function runBenchRpc(
   const newInstance = (name: string, extra: Partial<InstanceOptions>) => {
     const i = new InstanceUnderTest({
       name,
-      args: [...cassandra, "--worker-id", String(workerBase + instances.length)],
+      args: cassandra,
       ...extra,
     });
     instances.push(i);

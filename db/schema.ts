@@ -13,6 +13,10 @@
  *   from `(channel_id, message_id)` alone.
  * - `channel_buckets`: the buckets a channel has messages in, newest first, so
  *   a history read visits only non-empty partitions.
+ * - `worker_leases`: one row per Snowflake worker id (0..1023): who holds it
+ *   (`holder`, written with the lease's TTL by lightweight transactions) and
+ *   the time every id minted under it is at or below (`high_water_ms`, no
+ *   TTL). See server/worker_lease.ts.
  *
  * @module
  */
@@ -50,6 +54,17 @@ export const MIGRATIONS: readonly Migration[] = [
         bucket int,
         PRIMARY KEY (channel_id, bucket)
       ) WITH CLUSTERING ORDER BY (bucket DESC)`,
+    ],
+  },
+  {
+    version: 2,
+    description: "worker_leases: Snowflake worker ids leased with a TTL, and high-water marks",
+    cql: [
+      `CREATE TABLE IF NOT EXISTS {ks}.worker_leases (
+        worker_id int PRIMARY KEY,
+        holder text,
+        high_water_ms bigint
+      )`,
     ],
   },
 ];

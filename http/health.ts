@@ -53,7 +53,7 @@ export class Readiness {
   set(name: string, up: boolean, reason = `${name} down`): void {
     if (!this.#conditions.has(name)) throw new RangeError(`unknown readiness condition ${name}`);
     const before = [this.ready, this.reason];
-    this.#conditions.set(name, up ? "" : reason);
+    this.#conditions.set(name, up ? "" : reason || `${name} down`);
     if (before[0] !== this.ready || before[1] !== this.reason) this.#notify();
   }
 

@@ -28,8 +28,10 @@ import {
   messagesService,
   UNCOUNTED_METHODS,
 } from "./service.ts";
-import { SnowflakeGenerator } from "./snowflake.ts";
 import { CassandraStore, type MessageStore } from "./store.ts";
+import { CassandraLeaseStore } from "./lease_store.ts";
+import { MemoryLeaseStore } from "./memory_lease_store.ts";
+import { type LeaseStore, WorkerLease } from "./worker_lease.ts";
 
 /** A running instance. */
 export interface DataService {
@@ -42,7 +44,9 @@ export interface DataService {
   readonly readiness: Readiness;
   readonly metrics: ServiceMetrics;
   readonly coalescer: Coalescer<unknown>;
-  /** Drains (readiness first), then closes the server and the store. */
+  /** The worker-id lease new message ids are minted under. */
+  readonly lease: WorkerLease;
+  /** Drains (readiness first), then closes the server, releases the lease, closes the store. */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -53,6 +57,16 @@ export interface DataServiceDeps {
   log?: Logger;
   /** How often the store is probed for readiness. Default: `config.probeIntervalMs`. */
   probeIntervalMs?: number;
+  /**
+   * Where worker ids are leased. Default: Cassandra (with a store given: a
+   * MemoryLeaseStore of this instance's own).
+   */
+  leaseStore?: LeaseStore;
+  /**
+   * The instance cannot run as configured: `--worker-id` is held by another
+   * running instance. Default: logged (the instance stays not ready).
+   */
+  onFatal?: (error: Error) => void;
 }
 
 /** Builds the Coalesce function the services use, mapping coalescer errors to Connect codes. */
@@ -120,18 +134,36 @@ export async function startDataService(
     const s = coalescer.stats();
     return { flights: s.flights, waiters: s.waiters };
   };
-  const readiness = new Readiness();
+  const readiness = new Readiness(["store", "lease"]);
   const startedAt = new Date();
+  const lease = new WorkerLease({
+    store: deps.leaseStore ?? (cassandra
+      ? new CassandraLeaseStore(cassandra.control, {
+        keyspace: config.keyspace,
+        timeoutMs: config.queryTimeoutMs,
+      })
+      : new MemoryLeaseStore()),
+    workerId: config.workerId,
+    ttlMs: config.workerLeaseTtlMs,
+    holder: `${hostName()}:${config.port}/${crypto.randomUUID()}`,
+    log,
+    onConflict: deps.onFatal ?? ((err) => log.error("cannot mint message ids", { error: err })),
+  });
+  let address = `${config.host}:${config.port}`; // the bound port once listening
   const serviceDeps = {
     store,
     coalesce: coalesceWith(coalescer),
     metrics,
-    ids: new SnowflakeGenerator(config.workerId),
-    instance: `${config.host}:${config.port}#${config.workerId}`, // set to the bound port below
+    ids: lease,
+    instance: `${address}#-`,
     startedAt,
     inFlight,
     window: new ResettableWindow(),
   };
+  lease.onChange(() => {
+    readiness.set("lease", lease.valid, lease.reason);
+    serviceDeps.instance = `${address}#${lease.workerId ?? "-"}`;
+  });
   const services: Registration[] = [
     { service: MessagesService, impl: messagesService(serviceDeps) },
     { service: CompatMessagesService, impl: compatMessagesService(serviceDeps) },
@@ -160,6 +192,7 @@ export async function startDataService(
       schemaDone = true;
       if (applied.length) log.info("schema applied", { versions: applied });
     }
+    lease.start(); // once the schema (its table) is there; a no-op after the first time
     await store.ping(timeoutMs);
   }, {
     intervalMs: deps.probeIntervalMs ?? config.probeIntervalMs,
@@ -195,17 +228,19 @@ export async function startDataService(
     });
   } catch (err) {
     stopProbe();
+    await lease.close();
     await store.close().catch(() => {});
     throw err;
   }
   const server = serving;
-  serviceDeps.instance = `${new URL(server.url).host}#${config.workerId}`;
+  address = new URL(server.url).host;
+  serviceDeps.instance = `${address}#${lease.workerId ?? "-"}`;
   log.info("listening", {
     url: server.url,
     fastUrl: server.fastUrl,
     protocols: ["grpc", "grpc-web", "connect"],
     coalesce: config.coalesce,
-    workerId: config.workerId,
+    workerId: config.workerId ?? "leased",
   });
 
   let closing: Promise<void> | undefined;
@@ -217,15 +252,27 @@ export async function startDataService(
     readiness,
     metrics,
     coalescer,
+    lease,
     close(graceMs = config.drainMs) {
       closing ??= (async () => {
         readiness.drain();
         stopProbe();
         await server.close(graceMs);
+        // After the drain (calls in flight may still mint ids), before the store's clients close.
+        await lease.close();
         await store.close().catch((err) => log.warn("store close failed", { error: err }));
         log.info("stopped");
       })();
       return closing;
     },
   };
+}
+
+/** This machine's name for the lease table (a pod's name in Kubernetes), if the environment says. */
+function hostName(): string {
+  try {
+    return Deno.env.get("HOSTNAME") || "instance";
+  } catch {
+    return "instance";
+  }
 }

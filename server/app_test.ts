@@ -19,6 +19,7 @@ import { startDataService } from "./app.ts";
 import { parseConfig } from "./config.ts";
 import { createLogger } from "../lib/log.ts";
 import { MemoryStore } from "./memory_store.ts";
+import { MemoryLeaseStore } from "./memory_lease_store.ts";
 
 /** A gRPC (HTTP/2) transport and a function that closes its session. */
 function grpc(baseUrl: string): { transport: Transport; close: () => void } {
@@ -307,4 +308,50 @@ Deno.test("a start that fails (unreadable TLS files) leaves no probe scheduled a
   } finally {
     clock.uninstall();
   }
+});
+
+Deno.test("no worker lease: CreateMessage is UNAVAILABLE and the instance not ready; then both recover", async () => {
+  const leases = new MemoryLeaseStore();
+  leases.failWith("scan", new ConnectError("no Cassandra host answered", Code.Unavailable));
+  const svc = await startDataService(parseConfig(["--port", "0"], () => undefined), {
+    store: new MemoryStore(),
+    leaseStore: leases,
+    log: createLogger({}, { level: "error", write: () => {} }),
+  });
+  const { transport, close } = grpc(svc.url);
+  let workerId: number | undefined;
+  try {
+    const failed = Promise.withResolvers<void>();
+    const off = svc.lease.onChange(() => leases.calls.scan > 0 && failed.resolve());
+    await withTimeout(failed.promise, 5000, "the first lease attempt");
+    off();
+    const api = createClient(MessagesService, transport);
+    await rejectsWith(
+      api.createMessage({ channelId: 1n, authorId: 1n, content: "hi" }),
+      Code.Unavailable,
+    );
+    assert.equal(svc.readiness.ready, false);
+    assert.match(svc.readiness.reason, /lease store failed: no Cassandra host answered/);
+    const r = await fetch(`${svc.url}/readyz`);
+    assert.equal(r.status, 503);
+    assert.match((await r.json()).reason, /lease/);
+
+    leases.heal();
+    const ready = Promise.withResolvers<void>();
+    const off2 = svc.readiness.onChange(() => svc.readiness.ready && ready.resolve());
+    await withTimeout(ready.promise, 5000, "readiness once a lease is taken");
+    off2();
+    workerId = svc.lease.workerId;
+    const { message } = await api.createMessage({ channelId: 1n, authorId: 1n, content: "hi" });
+    assert.equal(Number((message!.messageId >> 12n) & 1023n), svc.lease.workerId);
+    assert.equal(
+      (await api.getStats({})).instance,
+      `${new URL(svc.url).host}#${svc.lease.workerId}`,
+    );
+  } finally {
+    close();
+    await svc.close(100);
+  }
+  assert.ok(workerId !== undefined);
+  assert.equal(leases.row(workerId).holder, undefined, "released on close");
 });

@@ -68,8 +68,20 @@ export const SERVE = defineCommand({
       type: "int",
       min: 0,
       max: 1023,
-      help: "Snowflake worker id 0..1023, unique per instance",
-      defaultHelp: "port mod 1024; random for port 0",
+      help: "Take this Snowflake worker id 0..1023 (leased in Cassandra like any other;\n" +
+        "held by another running instance: the instance exits)",
+      defaultHelp: "any free id, leased in Cassandra",
+    },
+    {
+      name: "worker-lease-ttl",
+      env: "WORKER_LEASE_TTL",
+      type: "duration",
+      bare: "s",
+      min: 3000,
+      max: 600_000,
+      default: 30_000,
+      help: "Lease of the worker id: renewed every third of it; ids are minted only\n" +
+        "within 2/3 of it after a renewal; a crashed instance's id is free after it",
     },
     {
       name: "cassandra-contact-points",
@@ -258,7 +270,9 @@ export interface ServerConfig {
   fastPort: number | undefined;
   http2MaxStreams: number;
   fastPath: boolean;
-  workerId: number;
+  /** An explicit worker id; undefined: any free one (leased either way). */
+  workerId: number | undefined;
+  workerLeaseTtlMs: number;
   contactPoints: string[];
   localDataCenter: string;
   keyspace: string;
@@ -303,15 +317,19 @@ export function parseConfig(args: string[], env?: Env): ServerConfig {
     throw new FlagError("--cassandra-contact-points is empty");
   }
   const fastPort = parseFastPort(v["fast-port"], v.port);
+  if (v["worker-lease-ttl"] % 1000 !== 0) {
+    throw new FlagError(
+      `--worker-lease-ttl must be whole seconds (a Cassandra TTL), got ${v["worker-lease-ttl"]} ms`,
+    );
+  }
   return {
     host: v.host,
     port: v.port,
     fastPort,
     http2MaxStreams: v["http2-max-streams"],
     fastPath: !v["no-fast-path"],
-    // Port 0 (any free port) gives no stable hint: pick a random worker id then.
-    workerId: v["worker-id"] ??
-      (v.port === 0 ? Math.floor(Math.random() * 1024) : v.port % 1024),
+    workerId: v["worker-id"],
+    workerLeaseTtlMs: v["worker-lease-ttl"],
     contactPoints: v["cassandra-contact-points"],
     localDataCenter: v["cassandra-local-dc"],
     keyspace: v["cassandra-keyspace"],

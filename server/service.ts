@@ -28,7 +28,7 @@ import type { Cancellation } from "../lib/cancellation.ts";
 import { cancellationOf } from "../http/fast/context.ts";
 import type { InFlight, ResettableWindow, ServiceMetrics } from "./metrics.ts";
 import type { MessageStore, StoredMessage } from "./store.ts";
-import { type SnowflakeGenerator, timestampOf } from "./snowflake.ts";
+import { timestampOf } from "./snowflake.ts";
 import { historyQuery, requireContent, requirePositiveId } from "./validate.ts";
 
 /**
@@ -43,12 +43,18 @@ export type Coalesce = <T>(
   cancel: Cancellation | undefined,
 ) => Promise<T>;
 
+/** Where new message ids come from (the worker lease, worker_lease.ts). */
+export interface IdSource {
+  /** A new unique id; throws a ConnectError (UNAVAILABLE) when none may be minted now. */
+  next(): bigint;
+}
+
 /** What the service implementations need. */
 export interface ServiceDeps {
   store: MessageStore;
   coalesce: Coalesce;
   metrics: ServiceMetrics;
-  ids: SnowflakeGenerator;
+  ids: IdSource;
   /** Reported by GetStats: worker id and address. */
   instance: string;
   startedAt: Date;
