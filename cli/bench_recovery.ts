@@ -1,9 +1,13 @@
 /**
  * `deno task bench:recovery`: how an instance lives through Cassandra
  * freezing (every byte stopped, connections open: a node under SIGSTOP) and
- * going away (connections closed and refused: a killed node), without
- * touching the shared Cassandra: the instance reaches a one-node Cassandra
- * through a {@linkcode FaultProxy} that injects the faults.
+ * going away (connections closed and refused: a killed node). By default
+ * without touching the shared Cassandra: the instance reaches a one-node
+ * Cassandra through a {@linkcode FaultProxy} that injects the faults. With
+ * `--cluster` and `--pids` (a cluster of your own, e.g. a second one started
+ * with `DB_STATE_DIR` and `DB_IP_BASE`), the faults are real: SIGSTOP and
+ * SIGCONT of every node, then SIGKILL and `--restart` (the cluster counts as
+ * back once a LOCAL_QUORUM read answers).
  *
  * An instance runs as a child process; a steady load (a GetMessage of a new
  * key every 50 ms, a CreateMessage every 100 ms, each with a 60 s deadline so
@@ -15,6 +19,7 @@
  *
  * @module
  */
+import cassandra from "cassandra-driver";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
@@ -53,6 +58,41 @@ flips, call bounds and the time to serve again.`,
       help: "How long Cassandra stays away (connections refused)",
     },
     {
+      name: "faults",
+      type: "list",
+      arg: "LIST",
+      default: ["freeze", "outage"],
+      help: "Which faults to inject, in order: freeze, outage",
+    },
+    {
+      name: "cluster",
+      type: "list",
+      arg: "LIST",
+      default: [],
+      help: "Contact points of a cluster of your own to fault with signals (needs --pids)",
+    },
+    {
+      name: "pids",
+      type: "list",
+      arg: "LIST",
+      default: [],
+      help: "Its Cassandra JVMs: SIGSTOP/SIGCONT, then SIGKILL",
+    },
+    {
+      name: "restart",
+      type: "string",
+      arg: "CMD",
+      default: "",
+      help: "Shell command that starts the killed cluster again (e.g. its db up)",
+    },
+    {
+      name: "instance-dir",
+      type: "string",
+      arg: "DIR",
+      default: "",
+      help: "Run server/main.ts of another checkout (to measure a version before a change)",
+    },
+    {
       name: "out",
       type: "string",
       arg: "FILE",
@@ -69,6 +109,69 @@ flips, call bounds and the time to serve again.`,
   ],
 });
 
+/** Injects the two faults and lifts them; `lift` resolves with the time the fault ended. */
+interface Faults {
+  readonly contactPoints: string[];
+  freeze(): Promise<void>;
+  thaw(): Promise<number>;
+  kill(): Promise<void>;
+  revive(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Faults through a proxy in front of a one-node Cassandra. */
+async function proxyFaults(target: string): Promise<Faults> {
+  const [hostname, port = "9042"] = target.split(":");
+  const proxy = await FaultProxy.start({ hostname, port: Number(port) });
+  return {
+    contactPoints: [proxy.address],
+    freeze: () => Promise.resolve(proxy.freeze()),
+    thaw: () => Promise.resolve((proxy.thaw(), performance.now())),
+    kill: () => proxy.down(),
+    revive: async () => (await proxy.up(), performance.now()),
+    close: () => proxy.close(),
+  };
+}
+
+/** Real faults: signals to the JVMs of a cluster of one's own, and a restart command. */
+function signalFaults(contactPoints: string[], pids: number[], restart: string): Faults {
+  const signal = (sig: Deno.Signal) => {
+    for (const pid of pids) Deno.kill(pid, sig);
+  };
+  let restarting: Promise<Deno.CommandOutput> | undefined;
+  return {
+    contactPoints,
+    freeze: () => Promise.resolve(signal("SIGSTOP")),
+    thaw: () => Promise.resolve((signal("SIGCONT"), performance.now())),
+    kill: () => Promise.resolve(signal("SIGKILL")),
+    async revive() {
+      if (!restart) throw new Error("--restart is needed to bring a killed cluster back");
+      restarting = new Deno.Command("bash", { args: ["-c", restart], stdout: "null" }).output();
+      // Back when a read at LOCAL_QUORUM answers, from a new client each time (no backoff).
+      for (;;) {
+        const c = new cassandra.Client({
+          contactPoints,
+          localDataCenter: "datacenter1",
+          socketOptions: { connectTimeout: 500, readTimeout: 1000 },
+        });
+        try {
+          await c.execute("SELECT channel_id FROM dataservices.messages LIMIT 1", [], {
+            consistency: cassandra.types.consistencies.localQuorum,
+          });
+          return performance.now();
+        } catch {
+          await sleep(100);
+        } finally {
+          await c.shutdown().catch(() => {});
+        }
+      }
+    },
+    async close() {
+      await restarting;
+    },
+  };
+}
+
 interface Call {
   readonly op: "read" | "write";
   readonly start: number;
@@ -83,7 +186,10 @@ interface Outcome {
   readonly notReadyAfterMs: number | null;
   /** Calls started during the fault: the longest of each op and the codes seen. */
   readonly during: Record<string, { calls: number; maxMs: number; codes: Record<string, number> }>;
-  /** From lifting the fault to the end of the first successful call started after it. */
+  /**
+   * From lifting the fault (thawed; the proxy up, or the cluster answering a
+   * LOCAL_QUORUM read) to the end of the first successful call started after it.
+   */
   readonly readOkAfterMs: number | null;
   readonly writeOkAfterMs: number | null;
   /** From lifting the fault to the first /readyz 200. */
@@ -96,20 +202,30 @@ async function main(): Promise<number> {
   const parsed = parseOrExitCode(COMMAND, Deno.args, { env: () => undefined });
   if (typeof parsed === "number") return parsed;
   const opts = parsed.values;
-  let target = opts.cassandra;
-  if (!target) {
-    const info = await contactPoints();
-    if (!info) throw new Error("no Cassandra running: deno task db up, or --cassandra HOST:PORT");
-    if (info.nodes !== 1) throw new Error("the proxy works in front of a one-node Cassandra only");
-    target = info.contactPoints[0];
+  let faults: Faults;
+  if (opts.cluster.length > 0) {
+    if (opts.pids.length === 0) throw new Error("--cluster needs --pids");
+    faults = signalFaults(opts.cluster, opts.pids.map(Number), opts.restart);
+  } else {
+    let target = opts.cassandra;
+    if (!target) {
+      const info = await contactPoints();
+      if (!info) throw new Error("no Cassandra running: deno task db up, or --cassandra HOST:PORT");
+      if (info.nodes !== 1) {
+        throw new Error("the proxy works in front of a one-node Cassandra only");
+      }
+      target = info.contactPoints[0];
+    }
+    faults = await proxyFaults(target);
   }
-  const [hostname, port = "9042"] = target.split(":");
-  const proxy = await FaultProxy.start({ hostname, port: Number(port) });
   const instance = spawnInstance("data-service", {
     host: "127.0.0.1",
     port: 0,
-    cassandra: { contactPoints: [proxy.address], localDataCenter: "datacenter1" },
+    cassandra: { contactPoints: faults.contactPoints, localDataCenter: "datacenter1" },
     extraArgs: ["--fast-port", "off", ...opts["serve-args"]],
+    cwd: opts["instance-dir"] || undefined,
+    // The instance's own account (lease, readiness) on stderr, beside the figures on stdout.
+    onLine: (line) => line.includes('"level":"debug"') || console.error(line),
   });
   const outcomes: Outcome[] = [];
   let session: Http2SessionManager | undefined;
@@ -181,15 +297,14 @@ async function main(): Promise<number> {
     const measure = async (
       fault: Outcome["fault"],
       durationMs: number,
-      inject: () => Promise<void> | void,
-      lift: () => Promise<void> | void,
+      inject: () => Promise<void>,
+      lift: () => Promise<number>,
     ) => {
       await sleep(2000);
       const t0 = performance.now();
       await inject();
       await sleep(durationMs);
-      const t1 = performance.now();
-      await lift();
+      const t1 = await lift();
       // Long enough for the slowest call started during the fault to end.
       await sleep(25_000);
       const firstOk = (op: Call["op"]) => {
@@ -217,14 +332,21 @@ async function main(): Promise<number> {
       });
       console.log(JSON.stringify(outcomes.at(-1)));
     };
-    await measure("freeze", opts.freeze, () => proxy.freeze(), () => proxy.thaw());
-    await measure("outage", opts.outage, () => proxy.down(), () => proxy.up());
+    for (const fault of opts.faults) {
+      if (fault === "freeze") {
+        await measure("freeze", opts.freeze, () => faults.freeze(), () => faults.thaw());
+      } else if (fault === "outage") {
+        await measure("outage", opts.outage, () => faults.kill(), () => faults.revive());
+      } else {
+        throw new Error(`unknown fault ${JSON.stringify(fault)}: freeze or outage`);
+      }
+    }
     running = false;
     await Promise.all(loops);
   } finally {
     session?.abort();
     await instance.stop(5000);
-    await proxy.close();
+    await faults.close();
   }
   if (opts.out) await Deno.writeTextFile(opts.out, JSON.stringify(outcomes, null, 2) + "\n");
   return 0;

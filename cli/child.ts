@@ -38,6 +38,8 @@ export interface SpawnOptions {
   cpus?: string;
   /** Deno flags before the script, e.g. `["--cpu-prof", "--cpu-prof-dir=DIR"]`. */
   denoFlags?: string[];
+  /** Run from this checkout instead of this repository (another version of the script). */
+  cwd?: string;
 }
 
 /**
@@ -50,7 +52,7 @@ export function spawnService(
   args: string[],
   options: SpawnOptions = {},
 ): ChildService {
-  const root = new URL("..", import.meta.url);
+  const root = options.cwd ?? new URL("..", import.meta.url);
   const denoArgs = ["run", ...permissionsOf(script), ...(options.denoFlags ?? []), script, ...args];
   const pinned = options.cpus !== undefined;
   const child = new Deno.Command(pinned ? "taskset" : Deno.execPath(), {

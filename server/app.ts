@@ -12,6 +12,7 @@ import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatMessagesService } from "../gen/messages/messages_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { applySchema } from "../db/schema.ts";
+import { boundBy } from "../lib/bound.ts";
 import { CapacityError, Coalescer, FlightTimeoutError } from "./coalescer.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Cancellation } from "../lib/cancellation.ts";
@@ -32,6 +33,9 @@ import { CassandraStore, type MessageStore } from "./store.ts";
 import { CassandraLeaseStore } from "./lease_store.ts";
 import { MemoryLeaseStore } from "./memory_lease_store.ts";
 import { type LeaseStore, WorkerLease } from "./worker_lease.ts";
+
+/** Bound of connecting to Cassandra and applying the schema at start (then tried again). */
+const SETUP_TIMEOUT_MS = 60_000;
 
 /** A running instance. */
 export interface DataService {
@@ -180,17 +184,25 @@ export async function startDataService(
   let wasReady: boolean | undefined;
   // Until the schema is applied each probe first connects and applies it (bounded by the
   // driver's timeouts, not by the probe timeout: DDL takes longer than a ping); then it pings.
+  const setUp = async (c: CassandraStore) => {
+    await c.connect();
+    const hosts = c.client.hosts.length;
+    const applied = await applySchema(c.client, {
+      keyspace: config.keyspace,
+      dataCenter: config.localDataCenter,
+      replicationFactor: Math.min(3, Math.max(1, hosts)),
+    });
+    schemaDone = true;
+    if (applied.length) log.info("schema applied", { versions: applied });
+  };
   const stopProbe = probeStore(readiness, async (timeoutMs) => {
     if (cassandra && !schemaDone) {
-      await cassandra.connect();
-      const hosts = cassandra.client.hosts.length;
-      const applied = await applySchema(cassandra.client, {
-        keyspace: config.keyspace,
-        dataCenter: config.localDataCenter,
-        replicationFactor: Math.min(3, Math.max(1, hosts)),
-      });
-      schemaDone = true;
-      if (applied.length) log.info("schema applied", { versions: applied });
+      // Bounded, so that a cluster in a bad way cannot stall the probe loop for good (the steps are
+      // idempotent: the next probe starts again, joining a connection attempt still running).
+      await boundBy(setUp(cassandra), performance.now() + SETUP_TIMEOUT_MS, () =>
+        new Error(
+          `connecting to Cassandra and applying the schema took over ${SETUP_TIMEOUT_MS} ms`,
+        ));
     }
     lease.start(); // once the schema (its table) is there; a no-op after the first time
     await store.ping(timeoutMs);

@@ -121,10 +121,14 @@ function driverOptions(
   };
 }
 
-/** The error of an operation past its bound. */
-function deadlineError(timeoutMs: number, what: string): ConnectError {
+/** The error of an operation past its bound (set by `flag`). */
+function deadlineError(
+  timeoutMs: number,
+  what: string,
+  flag = "--query-timeout-ms",
+): ConnectError {
   return new ConnectError(
-    `${what} took longer than ${timeoutMs} ms (--query-timeout-ms)`,
+    `${what} took longer than ${timeoutMs} ms (${flag})`,
     Code.DeadlineExceeded,
   );
 }
@@ -286,7 +290,7 @@ export class CassandraStore implements MessageStore {
    */
   async ping(timeoutMs = this.#timeoutMs): Promise<void> {
     const deadline = performance.now() + timeoutMs;
-    const late = () => deadlineError(timeoutMs, "Cassandra probe");
+    const late = () => deadlineError(timeoutMs, "Cassandra probe", "--probe-timeout-ms");
     let rs: cassandra.types.ResultSet;
     try {
       // A no-op once connected; connects (again, after a failed start) otherwise.
