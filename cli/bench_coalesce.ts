@@ -80,7 +80,6 @@ export async function runBench(
   const began = performance.now();
   const info = await contactPoints();
   if (!info) throw new Error("No Cassandra is running: start one with `deno task db up`");
-  const base = 900 + Math.floor(Math.random() * 100);
   const children: ChildService[] = [];
   const stopAll = () => Promise.all(children.map((c) => c.stop(5000)));
   // Ctrl-C stops the instances, then exits 130; a second one exits at once.
@@ -96,7 +95,6 @@ export async function runBench(
       const child = spawnInstance(name, {
         host: HOST,
         port: 0,
-        workerId: base + children.length,
         cassandra: info,
         extraArgs,
       });

@@ -1,7 +1,7 @@
 /**
  * Every process `deno task bench:rpc` starts besides h2load and the load
- * CLI: the instances under test (on the Cassandra it found, each with a
- * worker id of its own) and the grpc-go floors. All are stopped together at
+ * CLI: the instances under test (on the Cassandra it found; each leases a
+ * worker id of its own there) and the grpc-go floors. All are stopped together at
  * the end, or killed at once on a second Ctrl-C.
  *
  * @module
@@ -17,8 +17,6 @@ export class BenchProcesses {
   readonly #floors: FloorServer[] = [];
   /** Flags of server/main.ts naming the Cassandra. */
   readonly #cassandra: readonly string[];
-  /** Worker ids are this plus the instance's number, so that runs rarely collide. */
-  readonly #workerBase = 900 + Math.floor(Math.random() * 90);
 
   /** `cassandra`: the flags of server/main.ts that name the cluster. */
   constructor(cassandra: readonly string[]) {
@@ -29,7 +27,7 @@ export class BenchProcesses {
   instance(name: string, extra: Partial<InstanceOptions>): InstanceUnderTest {
     const i = new InstanceUnderTest({
       name,
-      args: [...this.#cassandra, "--worker-id", String(this.#workerBase + this.#instances.length)],
+      args: [...this.#cassandra],
       ...extra,
     });
     this.#instances.push(i);

@@ -91,7 +91,7 @@ export async function runBenchRpc(
       bench: `deno task bench:rpc ${Deno.args.join(" ")}`.trim(),
       server: `taskset -c ${SERVER_CPUS} deno run -A server/main.ts --host 127.0.0.1 --port 0 ${
         cassandra.join(" ")
-      } --worker-id N`,
+      }`,
     },
     fastPort: false,
     floorUsPerCall: null,

@@ -38,6 +38,8 @@ export interface SpawnOptions {
   cpus?: string;
   /** Deno flags before the script, e.g. `["--cpu-prof", "--cpu-prof-dir=DIR"]`. */
   denoFlags?: string[];
+  /** Run from this checkout instead of this repository (another version of the script). */
+  cwd?: string;
 }
 
 /**
@@ -50,7 +52,7 @@ export function spawnService(
   args: string[],
   options: SpawnOptions = {},
 ): ChildService {
-  const root = new URL("..", import.meta.url);
+  const root = options.cwd ?? new URL("..", import.meta.url);
   const denoArgs = ["run", ...permissionsOf(script), ...(options.denoFlags ?? []), script, ...args];
   const pinned = options.cpus !== undefined;
   const child = new Deno.Command(pinned ? "taskset" : Deno.execPath(), {
@@ -139,7 +141,8 @@ export interface InstanceOptions extends SpawnOptions {
   readonly host: string;
   /** 0: any free port. */
   readonly port: number;
-  readonly workerId: number;
+  /** Snowflake worker id; default: leased from Cassandra (`--worker-id` left out). */
+  readonly workerId?: number;
   readonly cassandra: CassandraAt;
   /** More flags of `deno task serve` (e.g. `--no-coalesce`). */
   readonly extraArgs?: readonly string[];
@@ -152,8 +155,7 @@ export function spawnInstance(name: string, o: InstanceOptions): ChildService {
     o.host,
     "--port",
     String(o.port),
-    "--worker-id",
-    String(o.workerId),
+    ...(o.workerId === undefined ? [] : ["--worker-id", String(o.workerId)]),
     "--cassandra-contact-points",
     o.cassandra.contactPoints.join(","),
     "--cassandra-local-dc",

@@ -21,6 +21,8 @@ const COMMANDS = [
   ["conformance", "conformance/run.ts"],
   ["bench:commitlog", "db/bench_commitlog.ts"],
   ["test:faults", "tests/faults/main.ts"],
+  ["bench:recovery", "cli/bench_recovery.ts"],
+  ["docs", "cli/readme_flags.ts"],
 ] as const;
 
 /** Scripts tasks run that read no command line (build steps). */
@@ -72,3 +74,9 @@ for (const [name, script] of COMMANDS) {
     ]);
   });
 }
+
+Deno.test("README.md's flag tables and --help texts match the commands (deno task docs)", async () => {
+  const { expectedReadme } = await import("./readme_flags.ts");
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assert.ok(expectedReadme(readme) === readme, "README.md is stale: run `deno task docs`");
+});

@@ -218,10 +218,11 @@ deltas on every instance (counters are never reset, so runs can overlap).`,
       type: "int",
       min: 1,
       default: DEFAULTS.connections,
-      help: "HTTP/2 connections per instance, calls rotate over them.\n" +
-        `A server caps the streams of one connection (${HTTP2_MAX_STREAMS} here) and calls\n` +
-        "past the cap wait in the client: with 1 connection, 6000 requests at\n" +
-        "once on one instance arrive in two waves and coalesce less",
+      help: "HTTP/2 connections per instance (per worker) to start with. connect and\n" +
+        "connect-json go to the fast listener (Deno.serve: 200 streams per\n" +
+        "connection) and open one more whenever all have 200 calls in flight, up\n" +
+        "to 64, so a burst reaches the instance at once and coalesces; grpc and\n" +
+        `grpc-web go to the main port (${HTTP2_MAX_STREAMS} streams per connection) over this many`,
     },
     {
       name: "format",

@@ -77,10 +77,10 @@ export interface TargetOptions {
   /** Per-request deadline, ms; 0 or undefined: none. */
   readonly timeoutMs?: number;
   /**
-   * HTTP/2 connections per instance (default 1); calls rotate over them.
-   * A server caps the streams of one connection (4096 for ours), and the
-   * client queues calls past the cap, so an all-at-once run needs
-   * connections >= requests in flight per instance / 4096.
+   * HTTP/2 connections per instance (default 1) to start with: the fast
+   * factory (connect, connect-json) opens more as calls pile up (200 per
+   * connection, Deno.serve's cap); connect-node (grpc, grpc-web) rotates calls
+   * over exactly this many.
    */
   readonly connections?: number;
   /** Called when the jump router marks an instance down or up. */

@@ -123,7 +123,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         const child = spawnInstance(name, {
           host,
           port: bound,
-          workerId: i + 1,
           cassandra: up,
           extraArgs: options.serveArgs,
           onLine: childLog && ((l) => childLog(name, l)),

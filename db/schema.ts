@@ -13,6 +13,10 @@
  *   from `(channel_id, message_id)` alone.
  * - `channel_buckets`: the buckets a channel has messages in, newest first, so
  *   a history read visits only non-empty partitions.
+ * - `worker_leases`: one row per Snowflake worker id (0..1023): who holds it
+ *   (`holder`, written with the lease's TTL by lightweight transactions) and
+ *   the time every id minted under it is at or below (`high_water_ms`, no
+ *   TTL). See server/worker_lease.ts.
  *
  * @module
  */
@@ -52,6 +56,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITH CLUSTERING ORDER BY (bucket DESC)`,
     ],
   },
+  {
+    version: 2,
+    description: "worker_leases: Snowflake worker ids leased with a TTL, and high-water marks",
+    cql: [
+      `CREATE TABLE IF NOT EXISTS {ks}.worker_leases (
+        worker_id int PRIMARY KEY,
+        holder text,
+        high_water_ms bigint
+      )`,
+    ],
+  },
 ];
 
 /** Options of {@link applySchema}. */
@@ -65,6 +80,12 @@ export interface ApplySchemaOptions {
 }
 
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,47}$/;
+
+/**
+ * Timeout of one schema statement: DDL waits for the schema to reach every
+ * node, far longer than a query (clients may set short driver timeouts).
+ */
+const DDL_TIMEOUT_MS = 60_000;
 
 /**
  * Creates the keyspace (NetworkTopologyStrategy) and applies every migration
@@ -83,24 +104,29 @@ export async function applySchema(
   const rf = options.replicationFactor;
   if (!Number.isInteger(rf) || rf < 1) throw new Error(`Invalid replication factor: ${rf}`);
   // DDL cannot take bind markers; ks and dc are validated above.
+  const ddl = { readTimeout: DDL_TIMEOUT_MS };
   await client.execute(
     `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ` +
       `{'class': 'NetworkTopologyStrategy', '${dc}': ${rf}}`,
+    [],
+    ddl,
   );
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (
       version int PRIMARY KEY, description text, applied_at timestamp)`,
+    [],
+    ddl,
   );
-  const rs = await client.execute(`SELECT version FROM ${ks}.schema_migrations`);
+  const rs = await client.execute(`SELECT version FROM ${ks}.schema_migrations`, [], ddl);
   const done = new Set(rs.rows.map((r) => r.get("version") as number));
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
-    for (const stmt of m.cql) await client.execute(stmt.replaceAll("{ks}", ks));
+    for (const stmt of m.cql) await client.execute(stmt.replaceAll("{ks}", ks), [], ddl);
     await client.execute(
       `INSERT INTO ${ks}.schema_migrations (version, description, applied_at) VALUES (?, ?, ?)`,
       [m.version, m.description, new Date()],
-      { prepare: true },
+      { prepare: true, ...ddl },
     );
     applied.push(m.version);
   }

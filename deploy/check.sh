@@ -3,7 +3,7 @@
 #   1. hadolint on the Dockerfile
 #   2. kubectl kustomize deploy/k8s (or kustomize build), then schema validation of every resource
 #      (kubernetes-validate --strict, schemas bundled in the package) against
-#      the oldest Kubernetes these manifests need (1.28: pod-index label) and
+#      the oldest Kubernetes these manifests are checked against (1.28) and
 #      the newest the validator knows
 #   3. docker-compose config -q for the default profile and every other one,
 #      and every bind-mounted file of compose.yaml exists

@@ -2,8 +2,9 @@
  * Readiness of an instance and the standard `grpc.health.v1.Health` service.
  *
  * An instance is ready (SERVING, `/readyz` 200) when its store answered the
- * last probe and it is not draining. Liveness (`/healthz`) is the process
- * answering at all.
+ * last probe, every other condition it was given holds (a data-service
+ * instance also needs its worker lease), and it is not draining. Liveness
+ * (`/healthz`) is the process answering at all.
  *
  * @module
  */
@@ -16,27 +17,43 @@ import {
 
 /** Tracks whether the instance should receive traffic. */
 export class Readiness {
-  #storeUp = false;
+  /** Conditions and why each is down ("" when up), in the order given. */
+  #conditions: Map<string, string>;
   #draining = false;
-  #reason = "store not probed yet";
   #listeners = new Set<() => void>();
 
-  /** True when the store answers and the instance is not draining. */
-  get ready(): boolean {
-    return this.#storeUp && !this.#draining;
+  /**
+   * @param conditions what must hold for the instance to be ready, each down
+   *   until set: by default the store answering (`"store"`).
+   */
+  constructor(conditions: readonly string[] = ["store"]) {
+    this.#conditions = new Map(conditions.map((c) => [c, `${c} not probed yet`]));
   }
 
-  /** Why the instance is not ready ("" when it is). */
+  /** True when every condition holds and the instance is not draining. */
+  get ready(): boolean {
+    return !this.#draining && [...this.#conditions.values()].every((r) => r === "");
+  }
+
+  /** Why the instance is not ready ("" when it is): draining, else the first condition down. */
   get reason(): string {
     if (this.#draining) return "draining";
-    return this.#storeUp ? "" : this.#reason;
+    return [...this.#conditions.values()].find((r) => r !== "") ?? "";
   }
 
   /** Records the outcome of a store probe; listeners hear of a new state or a new reason. */
   setStore(up: boolean, reason = ""): void {
+    this.set("store", up, reason || "store unreachable");
+  }
+
+  /**
+   * Records whether condition `name` holds (`reason` says why not);
+   * listeners hear of a new state or a new reason.
+   */
+  set(name: string, up: boolean, reason = `${name} down`): void {
+    if (!this.#conditions.has(name)) throw new RangeError(`unknown readiness condition ${name}`);
     const before = [this.ready, this.reason];
-    this.#storeUp = up;
-    this.#reason = up ? "" : reason || "store unreachable";
+    this.#conditions.set(name, up ? "" : reason || `${name} down`);
     if (before[0] !== this.ready || before[1] !== this.reason) this.#notify();
   }
 
@@ -58,23 +75,38 @@ export class Readiness {
   }
 }
 
+/** Options of {@linkcode probeStore}. */
+export interface ProbeOptions {
+  /** Pause between the end of one probe and the start of the next, in ms. */
+  readonly intervalMs: number;
+  /**
+   * Bound of one probe in ms, passed to `ping`, which must settle within it
+   * (a store's ping bounds its query; a probe must never wait behind data
+   * queries or for a node that does not answer).
+   */
+  readonly timeoutMs?: number;
+}
+
 /**
  * Probes `ping` every `intervalMs` and records the outcome in `readiness`.
- * Returns a function that stops probing.
+ * Probes never overlap. Returns a function that stops probing.
  */
 export function probeStore(
   readiness: Readiness,
-  ping: () => Promise<void>,
-  intervalMs: number,
+  ping: (timeoutMs: number | undefined) => Promise<void>,
+  options: ProbeOptions | number,
 ): () => void {
+  const { intervalMs, timeoutMs } = typeof options === "number"
+    ? { intervalMs: options, timeoutMs: undefined }
+    : options;
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const tick = async () => {
     try {
-      await ping();
-      readiness.setStore(true);
+      await ping(timeoutMs);
+      if (!stopped) readiness.setStore(true);
     } catch (err) {
-      readiness.setStore(false, err instanceof Error ? err.message : String(err));
+      if (!stopped) readiness.setStore(false, err instanceof Error ? err.message : String(err));
     }
     if (!stopped) timer = setTimeout(tick, intervalMs);
   };

@@ -75,3 +75,40 @@ Deno.test("probeStore records ping outcomes and stops", async () => {
   assert.equal(calls, 1);
   assert.equal(r.ready, true);
 });
+
+Deno.test("every condition must hold: the first one down gives the reason", () => {
+  const r = new Readiness(["store", "lease"]);
+  assert.equal(r.reason, "store not probed yet");
+  r.setStore(true);
+  assert.equal(r.ready, false);
+  assert.equal(r.reason, "lease not probed yet");
+  const seen: string[] = [];
+  r.onChange(() => seen.push(r.reason));
+  r.set("lease", true);
+  assert.equal(r.ready, true);
+  r.set("lease", false, "worker id 7 lost to another holder");
+  r.set("lease", false, "worker id 7 lost to another holder"); // no change, no event
+  assert.deepEqual(seen, ["", "worker id 7 lost to another holder"]);
+  assert.throws(() => r.set("nope", true), RangeError);
+});
+
+Deno.test("probeStore gives each ping its timeout and never overlaps probes", async () => {
+  const r = new Readiness();
+  const timeouts: (number | undefined)[] = [];
+  let running = 0;
+  let overlapped = false;
+  const ready = Promise.withResolvers<void>();
+  r.onChange(() => r.ready && ready.resolve());
+  const stop = probeStore(r, async (timeoutMs) => {
+    timeouts.push(timeoutMs);
+    overlapped ||= running > 0;
+    running++;
+    await Promise.resolve();
+    running--;
+    if (timeouts.length === 1) throw new Error("no answer within 750 ms");
+  }, { intervalMs: 0, timeoutMs: 750 });
+  await ready.promise;
+  stop();
+  assert.deepEqual(timeouts, [750, 750]);
+  assert.equal(overlapped, false);
+});

@@ -33,7 +33,8 @@ export function helpText(command: Command): string {
   return out.join("\n");
 }
 
-function defaultText(f: Flag): string | undefined {
+/** A flag's default as --help and the README show it; undefined when it has none. */
+export function defaultText(f: Flag): string | undefined {
   if (f.defaultHelp !== undefined) return f.defaultHelp || undefined;
   if (f.type === "bool" || f.default === undefined) return undefined;
   if (f.type === "duration") return formatDuration(f.default);

@@ -23,15 +23,13 @@ export interface MemoryInstanceOptions {
   readonly waitReady?: boolean;
 }
 
-let worker = 1;
-
 /** Starts an instance on `127.0.0.1:0` over a MemoryStore. */
 export async function startMemoryInstance(
   options: MemoryInstanceOptions = {},
 ): Promise<DataService & { store: MemoryStore }> {
   const store = options.store ?? new MemoryStore();
   const config = parseConfig(
-    ["--port", "0", "--worker-id", String(worker++ % 1024), ...(options.args ?? [])],
+    ["--port", "0", ...(options.args ?? [])],
     () => undefined,
   );
   const service = await startDataService(config, {

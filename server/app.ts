@@ -13,6 +13,7 @@ import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import { MessagesService as CompatMessagesService } from "../gen/messages/messages_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { applySchema } from "../db/schema.ts";
+import { boundBy } from "../lib/bound.ts";
 import { CapacityError, Coalescer, FlightTimeoutError, Limiter } from "./coalescer.ts";
 import { VegasLimit } from "./adaptive_limit.ts";
 import { HotKeys, type HotKeysView, type WindowName } from "./hotkeys/hot_keys.ts";
@@ -36,9 +37,14 @@ import {
   messagesService,
   UNCOUNTED_METHODS,
 } from "./service.ts";
-import { SnowflakeGenerator } from "./snowflake.ts";
 import { queryTracer } from "./tracing.ts";
 import { CassandraStore, type MessageStore } from "./store.ts";
+import { CassandraLeaseStore } from "./lease_store.ts";
+import { MemoryLeaseStore } from "./memory_lease_store.ts";
+import { type LeaseStore, WorkerLease } from "./worker_lease.ts";
+
+/** Bound of connecting to Cassandra and applying the schema at start (then tried again). */
+const SETUP_TIMEOUT_MS = 60_000;
 
 /** A running instance. */
 export interface DataService {
@@ -55,7 +61,9 @@ export interface DataService {
   readonly limiter: Limiter;
   /** Hot-key telemetry; undefined with --hot-keys 0. */
   readonly hotKeys: HotKeys | undefined;
-  /** Drains (readiness first), then closes the server and the store. */
+  /** The worker-id lease new message ids are minted under. */
+  readonly lease: WorkerLease;
+  /** Drains (readiness first), then closes the server, releases the lease, closes the store. */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -64,8 +72,18 @@ export interface DataServiceDeps {
   /** A store to use instead of Cassandra (unit tests only). */
   store?: MessageStore;
   log?: Logger;
-  /** How often the store is probed for readiness. Default 2000 ms. */
+  /** How often the store is probed for readiness. Default: `config.probeIntervalMs`. */
   probeIntervalMs?: number;
+  /**
+   * Where worker ids are leased. Default: Cassandra (with a store given: a
+   * MemoryLeaseStore of this instance's own).
+   */
+  leaseStore?: LeaseStore;
+  /**
+   * The instance cannot run as configured: `--worker-id` is held by another
+   * running instance. Default: logged (the instance stays not ready).
+   */
+  onFatal?: (error: Error) => void;
 }
 
 /** Driver errors that mean Cassandra is overloaded: they lower the adaptive query limit. */
@@ -197,14 +215,28 @@ export async function startDataService(
     const s = coalescer.stats();
     return { flights: s.flights, waiters: s.waiters };
   };
-  const readiness = new Readiness();
+  const readiness = new Readiness(["store", "lease"]);
   const startedAt = new Date();
+  const lease = new WorkerLease({
+    store: deps.leaseStore ?? (cassandra
+      ? new CassandraLeaseStore(cassandra.control, {
+        keyspace: config.keyspace,
+        timeoutMs: config.queryTimeoutMs,
+      })
+      : new MemoryLeaseStore()),
+    workerId: config.workerId,
+    ttlMs: config.workerLeaseTtlMs,
+    holder: `${hostName()}:${config.port}/${crypto.randomUUID()}`,
+    log,
+    onConflict: deps.onFatal ?? ((err) => log.error("cannot mint message ids", { error: err })),
+  });
+  let address = `${config.host}:${config.port}`; // the bound port once listening
   const serviceDeps = {
     store,
     coalesce: coalesceWith(coalescer),
     metrics,
-    ids: new SnowflakeGenerator(config.workerId),
-    instance: `${config.host}:${config.port}#${config.workerId}`, // set to the bound port below
+    ids: lease,
+    instance: `${address}#-`,
     startedAt,
     inFlight,
     window: new ResettableWindow(),
@@ -230,6 +262,10 @@ export async function startDataService(
       droppedQueries: coalescer.stats().dropped,
     }),
   };
+  lease.onChange(() => {
+    readiness.set("lease", lease.valid, lease.reason);
+    serviceDeps.instance = `${address}#${lease.workerId ?? "-"}`;
+  });
   const services: Registration[] = [
     { service: MessagesService, impl: messagesService(serviceDeps) },
     { service: CompatMessagesService, impl: compatMessagesService(serviceDeps) },
@@ -257,20 +293,34 @@ export async function startDataService(
 
   let schemaDone = !config.applySchema || !cassandra;
   let wasReady: boolean | undefined;
-  const stopProbe = probeStore(readiness, async () => {
+  // Until the schema is applied each probe first connects and applies it (bounded by the
+  // driver's timeouts, not by the probe timeout: DDL takes longer than a ping); then it pings.
+  const setUp = async (c: CassandraStore) => {
+    await c.connect();
+    const hosts = c.client.hosts.length;
+    const applied = await applySchema(c.client, {
+      keyspace: config.keyspace,
+      dataCenter: config.localDataCenter,
+      replicationFactor: Math.min(3, Math.max(1, hosts)),
+    });
+    schemaDone = true;
+    if (applied.length) log.info("schema applied", { versions: applied });
+  };
+  const stopProbe = probeStore(readiness, async (timeoutMs) => {
     if (cassandra && !schemaDone) {
-      await cassandra.connect();
-      const hosts = cassandra.client.hosts.length;
-      const applied = await applySchema(cassandra.client, {
-        keyspace: config.keyspace,
-        dataCenter: config.localDataCenter,
-        replicationFactor: Math.min(3, Math.max(1, hosts)),
-      });
-      schemaDone = true;
-      if (applied.length) log.info("schema applied", { versions: applied });
+      // Bounded, so that a cluster in a bad way cannot stall the probe loop for good (the steps are
+      // idempotent: the next probe starts again, joining a connection attempt still running).
+      await boundBy(setUp(cassandra), performance.now() + SETUP_TIMEOUT_MS, () =>
+        new Error(
+          `connecting to Cassandra and applying the schema took over ${SETUP_TIMEOUT_MS} ms`,
+        ));
     }
-    await store.ping();
-  }, deps.probeIntervalMs ?? 2000);
+    lease.start(); // once the schema (its table) is there; a no-op after the first time
+    await store.ping(timeoutMs);
+  }, {
+    intervalMs: deps.probeIntervalMs ?? config.probeIntervalMs,
+    timeoutMs: config.probeTimeoutMs,
+  });
   readiness.onChange(() => {
     if (wasReady === readiness.ready) return;
     wasReady = readiness.ready;
@@ -315,17 +365,19 @@ export async function startDataService(
   } catch (err) {
     stopProbe();
     clearInterval(rotation);
+    await lease.close();
     await store.close().catch(() => {});
     throw err;
   }
   const server = serving;
-  serviceDeps.instance = `${new URL(server.url).host}#${config.workerId}`;
+  address = new URL(server.url).host;
+  serviceDeps.instance = `${address}#${lease.workerId ?? "-"}`;
   log.info("listening", {
     url: server.url,
     fastUrl: server.fastUrl,
     protocols: ["grpc", "grpc-web", "connect"],
     coalesce: config.coalesce,
-    workerId: config.workerId,
+    workerId: config.workerId ?? "leased",
   });
 
   let closing: Promise<void> | undefined;
@@ -339,16 +391,28 @@ export async function startDataService(
     coalescer,
     limiter,
     hotKeys: hot,
+    lease,
     close(graceMs = config.drainMs) {
       closing ??= (async () => {
         readiness.drain();
         stopProbe();
         clearInterval(rotation);
         await server.close(graceMs);
+        // After the drain (calls in flight may still mint ids), before the store's clients close.
+        await lease.close();
         await store.close().catch((err) => log.warn("store close failed", { error: err }));
         log.info("stopped");
       })();
       return closing;
     },
   };
+}
+
+/** This machine's name for the lease table (a pod's name in Kubernetes), if the environment says. */
+function hostName(): string {
+  try {
+    return Deno.env.get("HOSTNAME") || "instance";
+  } catch {
+    return "instance";
+  }
 }

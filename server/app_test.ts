@@ -19,6 +19,7 @@ import { startDataService } from "./app.ts";
 import { parseConfig } from "./config.ts";
 import { createLogger } from "../lib/log.ts";
 import { MemoryStore } from "./memory_store.ts";
+import { MemoryLeaseStore } from "./memory_lease_store.ts";
 
 /** A gRPC (HTTP/2) transport and a function that closes its session. */
 function grpc(baseUrl: string): { transport: Transport; close: () => void } {
@@ -190,6 +191,43 @@ Deno.test("readiness follows the store: 503 with the store's reason", async () =
   }
 });
 
+Deno.test("the original's getMessage answers a missing row with an empty reply; real failures stay errors", async () => {
+  const store = new MemoryStore({
+    messages: [{ channelId: 3n, messageId: 3000n, authorId: 9n, content: "hi" }],
+  });
+  const svc = await startMemoryInstance({ store });
+  const { transport, close } = grpc(svc.url);
+  const path = "/messages.MessagesService/getMessage";
+  try {
+    const compat = createClient(CompatService, transport);
+    const api = createClient(MessagesService, transport);
+    const found = await compat.getMessage({ channelId: 3n, messageId: 3000n });
+    assert.equal(found.content, "hi");
+    const missing = await compat.getMessage({ channelId: 3n, messageId: 4000n });
+    assert.deepEqual([missing.channelId, missing.messageId, missing.authorId, missing.content], [
+      0n,
+      0n,
+      0n,
+      "",
+    ]);
+    // The same over Connect JSON, on the main port and on the fast listener.
+    for (const base of [svc.url, svc.fastUrl!]) {
+      const r = await post(`${base}${path}`, '{"channelId":"3","messageId":"4000"}');
+      assert.deepEqual([r.status, r.body], [200, "{}"], base);
+    }
+    // Ours keeps NOT_FOUND.
+    await rejectsWith(api.getMessage({ channelId: 3n, messageId: 4000n }), Code.NotFound);
+    // Bad input and a failing store are errors on the original's contract too.
+    await rejectsWith(compat.getMessage({ channelId: 0n, messageId: 1n }), Code.InvalidArgument);
+    store.failWith("getMessage", new ConnectError("no Cassandra host answered", Code.Unavailable));
+    await rejectsWith(compat.getMessage({ channelId: 3n, messageId: 4000n }), Code.Unavailable);
+    store.heal();
+  } finally {
+    close();
+    await svc.close(1000);
+  }
+});
+
 Deno.test("getAndResetMetrics returns counts since its previous call; GetStats never resets", async () => {
   const svc = await startMemoryInstance();
   const { transport, close } = grpc(svc.url);
@@ -273,4 +311,50 @@ Deno.test("a start that fails (unreadable TLS files) leaves no probe scheduled a
   } finally {
     clock.uninstall();
   }
+});
+
+Deno.test("no worker lease: CreateMessage is UNAVAILABLE and the instance not ready; then both recover", async () => {
+  const leases = new MemoryLeaseStore();
+  leases.failWith("scan", new ConnectError("no Cassandra host answered", Code.Unavailable));
+  const svc = await startDataService(parseConfig(["--port", "0"], () => undefined), {
+    store: new MemoryStore(),
+    leaseStore: leases,
+    log: createLogger({}, { level: "error", write: () => {} }),
+  });
+  const { transport, close } = grpc(svc.url);
+  let workerId: number | undefined;
+  try {
+    const failed = Promise.withResolvers<void>();
+    const off = svc.lease.onChange(() => leases.calls.scan > 0 && failed.resolve());
+    await withTimeout(failed.promise, 5000, "the first lease attempt");
+    off();
+    const api = createClient(MessagesService, transport);
+    await rejectsWith(
+      api.createMessage({ channelId: 1n, authorId: 1n, content: "hi" }),
+      Code.Unavailable,
+    );
+    assert.equal(svc.readiness.ready, false);
+    assert.match(svc.readiness.reason, /lease store failed: no Cassandra host answered/);
+    const r = await fetch(`${svc.url}/readyz`);
+    assert.equal(r.status, 503);
+    assert.match((await r.json()).reason, /lease/);
+
+    leases.heal();
+    const ready = Promise.withResolvers<void>();
+    const off2 = svc.readiness.onChange(() => svc.readiness.ready && ready.resolve());
+    await withTimeout(ready.promise, 5000, "readiness once a lease is taken");
+    off2();
+    workerId = svc.lease.workerId;
+    const { message } = await api.createMessage({ channelId: 1n, authorId: 1n, content: "hi" });
+    assert.equal(Number((message!.messageId >> 12n) & 1023n), svc.lease.workerId);
+    assert.equal(
+      (await api.getStats({})).instance,
+      `${new URL(svc.url).host}#${svc.lease.workerId}`,
+    );
+  } finally {
+    close();
+    await svc.close(100);
+  }
+  assert.ok(workerId !== undefined);
+  assert.equal(leases.row(workerId).holder, undefined, "released on close");
 });

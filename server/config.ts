@@ -69,8 +69,20 @@ export const SERVE = defineCommand({
       type: "int",
       min: 0,
       max: 1023,
-      help: "Snowflake worker id 0..1023, unique per instance",
-      defaultHelp: "port mod 1024; random for port 0",
+      help: "Take this Snowflake worker id 0..1023 (leased in Cassandra like any other;\n" +
+        "held by another running instance: the instance exits)",
+      defaultHelp: "any free id, leased in Cassandra",
+    },
+    {
+      name: "worker-lease-ttl",
+      env: "WORKER_LEASE_TTL",
+      type: "duration",
+      bare: "s",
+      min: 3000,
+      max: 600_000,
+      default: 30_000,
+      help: "Lease of the worker id: renewed every third of it; ids are minted only\n" +
+        "within 2/3 of it after a renewal; a crashed instance's id is free after it",
     },
     {
       name: "cassandra-contact-points",
@@ -108,7 +120,28 @@ export const SERVE = defineCommand({
       min: 1,
       max: 600_000,
       default: 5000,
-      help: "Driver timeout of one Cassandra query (then DEADLINE_EXCEEDED)",
+      help: "Bound of one Cassandra read or write, all its statements and the driver's\n" +
+        "retries included (then DEADLINE_EXCEEDED)",
+    },
+    {
+      name: "probe-interval-ms",
+      env: "PROBE_INTERVAL_MS",
+      type: "duration",
+      bare: "ms",
+      min: 10,
+      max: 60_000,
+      default: 250,
+      help: "Pause between readiness probes of Cassandra (on a connection of their own)",
+    },
+    {
+      name: "probe-timeout-ms",
+      env: "PROBE_TIMEOUT_MS",
+      type: "duration",
+      bare: "ms",
+      min: 10,
+      max: 60_000,
+      default: 750,
+      help: "A readiness probe not answered within this fails: not ready",
     },
     {
       name: "no-schema",
@@ -339,12 +372,16 @@ export interface ServerConfig {
   fastPort: number | undefined;
   http2MaxStreams: number;
   fastPath: boolean;
-  workerId: number;
+  /** An explicit worker id; undefined: any free one (leased either way). */
+  workerId: number | undefined;
+  workerLeaseTtlMs: number;
   contactPoints: string[];
   localDataCenter: string;
   keyspace: string;
   consistency: string;
   queryTimeoutMs: number;
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
   applySchema: boolean;
   corsOrigins: string[];
   coalesce: boolean;
@@ -393,20 +430,26 @@ export function parseConfig(args: string[], env?: Env): ServerConfig {
     throw new FlagError("--cassandra-contact-points is empty");
   }
   const fastPort = parseFastPort(v["fast-port"], v.port);
+  if (v["worker-lease-ttl"] % 1000 !== 0) {
+    throw new FlagError(
+      `--worker-lease-ttl must be whole seconds (a Cassandra TTL), got ${v["worker-lease-ttl"]} ms`,
+    );
+  }
   return {
     host: v.host,
     port: v.port,
     fastPort,
     http2MaxStreams: v["http2-max-streams"],
     fastPath: !v["no-fast-path"],
-    // Port 0 (any free port) gives no stable hint: pick a random worker id then.
-    workerId: v["worker-id"] ??
-      (v.port === 0 ? Math.floor(Math.random() * 1024) : v.port % 1024),
+    workerId: v["worker-id"],
+    workerLeaseTtlMs: v["worker-lease-ttl"],
     contactPoints: v["cassandra-contact-points"],
     localDataCenter: v["cassandra-local-dc"],
     keyspace: v["cassandra-keyspace"],
     consistency: v["cassandra-consistency"],
     queryTimeoutMs: v["query-timeout-ms"],
+    probeIntervalMs: v["probe-interval-ms"],
+    probeTimeoutMs: v["probe-timeout-ms"],
     applySchema: !v["no-schema"],
     corsOrigins: v["cors-origins"],
     coalesce: !v["no-coalesce"],

@@ -6,7 +6,10 @@ const noEnv = () => undefined;
 Deno.test("defaults", () => {
   const c = parseConfig([], noEnv);
   assert.equal(c.port, 50051);
-  assert.equal(c.workerId, 50051 % 1024);
+  assert.equal(c.workerId, undefined, "any free id, leased");
+  assert.equal(c.workerLeaseTtlMs, 30_000);
+  assert.equal(c.probeIntervalMs, 250);
+  assert.equal(c.probeTimeoutMs, 750);
   assert.deepEqual(c.contactPoints, ["127.0.0.1"]);
   assert.equal(c.coalesce, true);
   assert.equal(c.onCap, "reject");
@@ -29,6 +32,8 @@ Deno.test("bad values are ConfigErrors that name the flag", () => {
       ["--port", "70000"],
       ["--port", "abc"],
       ["--worker-id", "2000"],
+      ["--worker-lease-ttl", "2"],
+      ["--worker-lease-ttl", "4500ms"],
       ["--on-cap", "drop"],
       ["--tls-cert", "x.pem"],
       ["--bogus"],
@@ -48,10 +53,9 @@ Deno.test("help lists every flag and its environment variable", () => {
   }
 });
 
-Deno.test("port 0 gets a worker id in range without a port hint", () => {
-  const ids = new Set(
-    Array.from({ length: 50 }, () => parseConfig(["--port", "0"], noEnv).workerId),
-  );
-  for (const id of ids) assert.ok(id >= 0 && id <= 1023);
-  assert.ok(ids.size > 1, "not always the same id");
+Deno.test("an explicit worker id and lease length", () => {
+  const c = parseConfig(["--worker-id", "7", "--worker-lease-ttl", "12"], noEnv);
+  assert.equal(c.workerId, 7);
+  assert.equal(c.workerLeaseTtlMs, 12_000);
+  assert.equal(parseConfig([], (n) => ({ WORKER_ID: "0" })[n]).workerId, 0);
 });

@@ -2,8 +2,10 @@
  * `deno task serve`: runs one data-service instance until SIGINT/SIGTERM.
  *
  * On the first signal readiness flips to NOT_SERVING, in-flight requests get
- * up to --drain-ms to finish, HTTP/2 sessions and the Cassandra client close,
- * and the process exits 0. A second signal exits at once (code 130).
+ * up to --drain-ms to finish, the worker lease is released, HTTP/2 sessions
+ * and the Cassandra clients close, and the process exits 0. A second signal
+ * exits at once (code 130). An explicit --worker-id held by another running
+ * instance exits with code 1.
  *
  * @module
  */
@@ -17,9 +19,15 @@ if (import.meta.main) {
   const config = answerHelpAndErrors(SERVE, () => parseConfig(Deno.args));
   if (typeof config === "number") Deno.exit(config);
   const log = createLogger({ service: "data-service", port: config.port });
-  let service;
+  let service: Awaited<ReturnType<typeof startDataService>> | undefined;
+  // --worker-id held by another running instance: this one cannot mint ids; exit and say why.
+  const onFatal = async (err: Error) => {
+    log.error("cannot run as configured", { error: err.message });
+    await service?.close(0).catch(() => {});
+    Deno.exit(1);
+  };
   try {
-    service = await startDataService(config, { log });
+    service = await startDataService(config, { log, onFatal });
   } catch (err) {
     const e = err as Error & { code?: string };
     const msg = e.code === "EADDRINUSE"
@@ -32,7 +40,7 @@ if (import.meta.main) {
     onFirst: async (signal) => {
       log.info("draining", { signal, drainMs: config.drainMs });
       try {
-        await service.close();
+        await service!.close();
       } catch (err) {
         log.error("shutdown failed", { error: err });
         return 1;

@@ -182,8 +182,24 @@ export class MemoryStore implements MessageStore {
     this.#put(message);
   }
 
-  async ping(): Promise<void> {
-    await this.#enter({ op: "ping" });
+  /** Like the Cassandra store's, fails once `timeoutMs` has passed (a held ping, say). */
+  async ping(timeoutMs?: number): Promise<void> {
+    if (timeoutMs === undefined) return await this.#enter({ op: "ping" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        this.#enter({ op: "ping" }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(new ConnectError(`no answer within ${timeoutMs} ms`, Code.DeadlineExceeded)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): Promise<void> {

@@ -129,3 +129,17 @@ Deno.test("after close every call fails UNAVAILABLE, held ones too; closes are c
   await assert.rejects(store.ping(), unavailable);
   assert.equal(store.closes, 1);
 });
+
+Deno.test("a held ping fails once its timeout has passed", async () => {
+  const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"] });
+  const store = new MemoryStore();
+  const gate = store.hold("ping");
+  try {
+    const ping = store.ping(750).then(() => "answered", (e: ConnectError) => Code[e.code]);
+    await clock.tickAsync(750);
+    assert.equal(await ping, "DeadlineExceeded");
+  } finally {
+    gate.open();
+    clock.uninstall();
+  }
+});

@@ -44,7 +44,7 @@ import { CapacityError, type Limiter } from "./limiter.ts";
 import type { QueryTracer } from "./tracing.ts";
 import type { InFlight, ResettableWindow, ServiceMetrics } from "./metrics.ts";
 import type { MessageStore, StoredMessage } from "./store.ts";
-import { type SnowflakeGenerator, timestampOf } from "./snowflake.ts";
+import { timestampOf } from "./snowflake.ts";
 import { historyQuery, requirePositiveId } from "./validate.ts";
 
 /**
@@ -59,12 +59,18 @@ export type Coalesce = <T>(
   cancel: Cancellation | undefined,
 ) => Promise<T>;
 
+/** Where new message ids come from (the worker lease, worker_lease.ts). */
+export interface IdSource {
+  /** A new unique id; throws a ConnectError (UNAVAILABLE) when none may be minted now. */
+  next(): bigint;
+}
+
 /** What the service implementations need. */
 export interface ServiceDeps {
   store: MessageStore;
   coalesce: Coalesce;
   metrics: ServiceMetrics;
-  ids: SnowflakeGenerator;
+  ids: IdSource;
   /** Reported by GetStats: worker id and address. */
   instance: string;
   startedAt: Date;
@@ -124,6 +130,11 @@ const getMessagesResponse = memo((rows: StoredMessage[]): GetMessagesResponse =>
   create(GetMessagesResponseSchema, { messages: rows.map(toProto) })
 );
 const messageReply = memo((m: StoredMessage): MessageReply => create(MessageReplySchema, m));
+/**
+ * The original's answer for a missing row: an empty success. Shared by every
+ * such call (handlers never change a returned message).
+ */
+const EMPTY_REPLY: MessageReply = create(MessageReplySchema);
 
 /**
  * A write slot: at once if one is free, else after waiting in the bounded
@@ -186,14 +197,14 @@ function throttledError(channelId: bigint, retryMs: number, b: WriteBuckets): Co
   );
 }
 
-/** Reads one message through the coalescer; NOT_FOUND when absent. */
-async function readOne(
+/** Reads one message through the coalescer; undefined when there is none. */
+function readOne(
   deps: ServiceDeps,
   channelId: bigint,
   messageId: bigint,
   cancel: Cancellation | undefined,
-): Promise<StoredMessage> {
-  const value = await coalescedRead(
+): Promise<StoredMessage | undefined> {
+  return coalescedRead(
     deps,
     channelId,
     `msg:${channelId}:${messageId}`,
@@ -201,13 +212,6 @@ async function readOne(
     () => deps.store.getMessage(channelId, messageId),
     cancel,
   );
-  if (!value) {
-    throw new ConnectError(
-      `message ${messageId} not found in channel ${channelId}`,
-      Code.NotFound,
-    );
-  }
-  return value;
 }
 
 function toProto(m: StoredMessage): Message {
@@ -234,9 +238,14 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
     },
 
     async getMessage(req, ctx) {
-      return getMessageResponse(
-        await readOne(deps, req.channelId, req.messageId, cancellationOf(ctx)),
-      );
+      const m = await readOne(deps, req.channelId, req.messageId, cancellationOf(ctx));
+      if (!m) {
+        throw new ConnectError(
+          `message ${req.messageId} not found in channel ${req.channelId}`,
+          Code.NotFound,
+        );
+      }
+      return getMessageResponse(m);
     },
 
     async createMessage(req, ctx) {
@@ -311,7 +320,12 @@ export function messagesService(deps: ServiceDeps): ServiceImpl<typeof MessagesS
   };
 }
 
-/** The original's messages.MessagesService, on the same coalescer and counters. */
+/**
+ * The original's messages.MessagesService, on the same coalescer and counters.
+ * Keeps the original's contract for a missing row: an empty `MessageReply`
+ * (success), not NOT_FOUND, so its clients see what they always saw. Every
+ * other failure (bad input, Cassandra down, a deadline) is still an error.
+ */
 export function compatMessagesService(
   deps: ServiceDeps,
 ): ServiceImpl<typeof CompatMessagesService> {
@@ -319,7 +333,8 @@ export function compatMessagesService(
     async getMessage(req, ctx) {
       requirePositiveId("channel_id", req.channelId);
       requirePositiveId("message_id", req.messageId);
-      return messageReply(await readOne(deps, req.channelId, req.messageId, cancellationOf(ctx)));
+      const m = await readOne(deps, req.channelId, req.messageId, cancellationOf(ctx));
+      return m ? messageReply(m) : EMPTY_REPLY;
     },
     async getAndResetMetrics() {
       const w = deps.window.take(await deps.metrics.totals());

@@ -3,7 +3,8 @@
  *
  * An id is a positive int64: `(ms since EPOCH_MS) << 22 | worker << 12 | seq`.
  * Ids from one worker strictly increase; ids from different workers never
- * collide as long as each instance has its own worker id (0..1023).
+ * collide as long as each instance has its own worker id (0..1023), which
+ * the worker lease (worker_lease.ts) guarantees.
  *
  * @module
  */
@@ -40,9 +41,22 @@ export function firstIdAt(ms: number): bigint {
   return BigInt(Math.max(0, ms - EPOCH_MS)) << TIME_SHIFT;
 }
 
-/** Makes time-ordered unique ids for one worker. */
+/** The next id would carry a time past the reservation given to {@linkcode SnowflakeGenerator.next}. */
+export class ReservationError extends Error {
+  override name = "ReservationError";
+}
+
+/**
+ * Makes time-ordered unique ids for one worker.
+ *
+ * Unique across workers only while no two running generators share a worker
+ * id (the worker lease, worker_lease.ts, sees to that), and across restarts
+ * only when a generator starts above every id its worker id was used for
+ * before: `floorMs`, the lease's high-water mark.
+ */
 export class SnowflakeGenerator {
   #worker: bigint;
+  /** Milliseconds since EPOCH_MS of the last id (or of the floor). */
   #lastMs = -1;
   #seq = 0;
   #now: () => number;
@@ -50,30 +64,62 @@ export class SnowflakeGenerator {
   /**
    * @param workerId 0..1023, unique per running instance.
    * @param now clock in Unix epoch milliseconds (injectable for tests).
+   * @param floorMs every id carries a time after this (Unix epoch ms): ids
+   *   made before it with this worker id are never made again, even when the
+   *   clock is behind it (ids then borrow later milliseconds, as past 4096
+   *   per millisecond).
    */
-  constructor(workerId: number, now: () => number = Date.now) {
+  constructor(workerId: number, now: () => number = Date.now, floorMs?: number) {
     if (!Number.isInteger(workerId) || workerId < 0 || workerId > MAX_WORKER_ID) {
       throw new RangeError(`Worker id must be an integer in 0..${MAX_WORKER_ID}, got ${workerId}`);
     }
     this.#worker = BigInt(workerId);
     this.#now = now;
+    if (floorMs !== undefined && floorMs >= EPOCH_MS) {
+      // The floor's millisecond counts as used up: the next id is in a later one.
+      this.#lastMs = Math.floor(floorMs) - EPOCH_MS;
+      this.#seq = MAX_SEQ;
+    }
   }
 
-  /** Returns the next id; never smaller than or equal to the previous one. */
-  next(): bigint {
+  /** The worker id inside every id. */
+  get workerId(): number {
+    return Number(this.#worker);
+  }
+
+  /** Unix epoch ms of the last id made (of the floor before the first; -1 with neither). */
+  get lastMs(): number {
+    return this.#lastMs < 0 ? -1 : this.#lastMs + EPOCH_MS;
+  }
+
+  /**
+   * Returns the next id; never smaller than or equal to the previous one.
+   *
+   * @param untilMs the latest time (Unix epoch ms) an id may carry: the
+   *   generator's reservation.
+   * @throws {ReservationError} when the next id would be past `untilMs` (no
+   *   id is used up).
+   */
+  next(untilMs = Infinity): bigint {
     let ms = Math.max(this.#now() - EPOCH_MS, this.#lastMs);
+    let seq = 0;
     if (ms === this.#lastMs) {
-      this.#seq++;
-      if (this.#seq > MAX_SEQ) {
+      seq = this.#seq + 1;
+      if (seq > MAX_SEQ) {
         // 4096 ids in one millisecond: borrow the next millisecond, which keeps
         // ids increasing even if the clock stepped back.
         ms++;
-        this.#seq = 0;
+        seq = 0;
       }
-    } else {
-      this.#seq = 0;
+    }
+    if (ms + EPOCH_MS > untilMs) {
+      throw new ReservationError(
+        `the next id (at ${new Date(ms + EPOCH_MS).toISOString()}) is past the reservation ` +
+          `(${new Date(untilMs).toISOString()})`,
+      );
     }
     this.#lastMs = ms;
-    return (BigInt(ms) << TIME_SHIFT) | (this.#worker << SEQ_BITS) | BigInt(this.#seq);
+    this.#seq = seq;
+    return (BigInt(ms) << TIME_SHIFT) | (this.#worker << SEQ_BITS) | BigInt(seq);
   }
 }

@@ -5,6 +5,7 @@ import {
   bucketOf,
   EPOCH_MS,
   firstIdAt,
+  ReservationError,
   SnowflakeGenerator,
   timestampOf,
 } from "./snowflake.ts";
@@ -59,4 +60,29 @@ Deno.test("worker id is validated", () => {
 Deno.test("the original's tiny ids fall in bucket 0", () => {
   assert.equal(bucketOf(1000n), 0);
   assert.equal(bucketOf(20_000n), 0);
+});
+
+Deno.test("a floor: ids start after it, even with the clock behind it", () => {
+  const floor = EPOCH_MS + 90_000;
+  let now = floor - 30_000; // the clock is 30 s behind what this worker id minted before
+  const gen = new SnowflakeGenerator(3, () => now, floor);
+  assert.equal(gen.lastMs, floor);
+  const first = gen.next();
+  assert.equal(timestampOf(first), floor + 1, "not in the floor's millisecond");
+  assert.ok(gen.next() > first);
+  now = floor + 10_000;
+  assert.equal(timestampOf(gen.next()), floor + 10_000, "the clock again once it is ahead");
+  assert.equal(gen.workerId, 3);
+});
+
+Deno.test("an id past the reservation is refused and nothing is used up", () => {
+  let now = EPOCH_MS + 1000;
+  const gen = new SnowflakeGenerator(4, () => now);
+  const a = gen.next(EPOCH_MS + 1000);
+  now += 5;
+  assert.throws(() => gen.next(EPOCH_MS + 1004), ReservationError);
+  assert.equal(gen.lastMs, EPOCH_MS + 1000);
+  const b = gen.next(EPOCH_MS + 1005);
+  assert.ok(b > a);
+  assert.equal(timestampOf(b), EPOCH_MS + 1005);
 });

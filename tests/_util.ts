@@ -28,8 +28,6 @@ export async function cassandraInfo(): Promise<ClusterInfo> {
   return info;
 }
 
-let nextWorker = 100 + Math.floor(Math.random() * 800);
-
 /** Starts an instance on an ephemeral port against the test Cassandra; waits until ready. */
 export async function startInstance(
   args: string[] = [],
@@ -39,8 +37,6 @@ export async function startInstance(
   const config = parseConfig([
     "--port",
     "0",
-    "--worker-id",
-    String(nextWorker++ % 1024),
     "--cassandra-contact-points",
     info.contactPoints.join(","),
     "--cassandra-local-dc",

@@ -94,7 +94,16 @@ Deno.test({
             assert.equal(reply.authorId, 7n);
 
             await rejectsWith(api.getMessage({ channelId, messageId: 12345n }), Code.NotFound);
-            await rejectsWith(compat.getMessage({ channelId, messageId: 12345n }), Code.NotFound);
+            // The original's contract: a missing row is an empty success, as the original sent.
+            const empty = await compat.getMessage({ channelId, messageId: 12345n });
+            assert.deepEqual(
+              [empty.channelId, empty.messageId, empty.authorId, empty.content],
+              [0n, 0n, 0n, ""],
+            );
+            await rejectsWith(
+              compat.getMessage({ channelId: 0n, messageId: 1n }),
+              Code.InvalidArgument,
+            );
             await rejectsWith(api.getMessages({ channelId: 0n }), Code.InvalidArgument);
             await rejectsWith(api.getMessages({ channelId, limit: 101 }), Code.InvalidArgument);
             await rejectsWith(
@@ -103,8 +112,9 @@ Deno.test({
             );
 
             const after = await api.getStats({});
-            // 3 creates, 1 get, 2 pages, 1 compat get, 2 not found, 3 invalid = 12 requests
-            assert.equal(after.requests - before.requests, 12n);
+            // 3 creates, 1 get, 2 pages, 1 compat get, 2 missing (one NOT_FOUND, one empty
+            // success), 4 invalid = 13 requests, 5 errors
+            assert.equal(after.requests - before.requests, 13n);
             assert.equal(after.errors - before.errors, 5n);
             assert.ok(after.queries - before.queries >= 8n, "each read and write queried");
 
