@@ -182,6 +182,35 @@ export function createFastFetchHandler(o: FastFetchOptions): FetchHandler {
   };
 }
 
+/** The body by `bytes()`; INVALID_ARGUMENT if it cannot be read. */
+async function bytesOf(req: Request): Promise<Uint8Array | ConnectError> {
+  try {
+    return await req.bytes();
+  } catch (e) {
+    return ConnectError.from(e, Code.InvalidArgument);
+  }
+}
+
+/**
+ * {@linkcode bytesOf}, or DEADLINE_EXCEEDED when the body is not complete
+ * within `timeoutMs` (the unread rest is Deno.serve's to drop: it resets the
+ * HTTP/2 stream or closes the HTTP/1.1 connection after the answer).
+ */
+function bytesWithin(req: Request, timeoutMs: number): Promise<Uint8Array | ConnectError> {
+  const done = Promise.withResolvers<Uint8Array | ConnectError>();
+  const deadline = new BodyDeadline(timeoutMs, () => {
+    const error = bodyTimeoutError(timeoutMs);
+    // bytes() still holds the body: Deno.serve closes the HTTP/1.1 connection by itself.
+    CLOSED_BY_DENO.add(error);
+    done.resolve(error);
+  });
+  bytesOf(req).then((r) => {
+    deadline.cancel();
+    done.resolve(r);
+  });
+  return done.promise;
+}
+
 /**
  * The whole body, or a ConnectError: RESOURCE_EXHAUSTED past `max` bytes
  * (checked against Content-Length before reading, and while reading), or
@@ -197,7 +226,13 @@ async function readBody(
   timeoutMs: number,
 ): Promise<Uint8Array | ConnectError> {
   const length = h.get("content-length");
-  if (length !== null && Number(length) > max) return tooLarge(Number(length), max);
+  if (length !== null) {
+    const n = Number(length);
+    if (n > max) return tooLarge(n, max);
+    // The usual request: a known length within the limit. `bytes()` takes Deno.serve's
+    // fast path (the whole body in one op, no stream); the deadline only races it.
+    return timeoutMs > 0 ? bytesWithin(req, timeoutMs) : bytesOf(req);
+  }
   if (req.body === null) return new Uint8Array(0);
   const reader = req.body.getReader();
   let stop: ((e: ConnectError) => void) | undefined;
@@ -244,9 +279,11 @@ async function readBody(
  * no further request (Deno.serve still waits for the client to close it).
  */
 function closing(error: ConnectError): Readonly<Record<string, string>> | undefined {
-  return error.code === Code.DeadlineExceeded ? CLOSE : undefined;
+  return error.code === Code.DeadlineExceeded && !CLOSED_BY_DENO.has(error) ? CLOSE : undefined;
 }
 const CLOSE = { connection: "close" };
+/** Body timeouts whose answer Deno.serve sends with `connection: close` already. */
+const CLOSED_BY_DENO = new WeakSet<ConnectError>();
 
 function tooLarge(size: number, max: number): ConnectError {
   return new ConnectError(
