@@ -80,3 +80,18 @@ Deno.test("README.md's flag tables and --help texts match the commands (deno tas
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
   assert.ok(expectedReadme(readme) === readme, "README.md is stale: run `deno task docs`");
 });
+
+Deno.test("README.md's task table names every task of deno.json", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const table = readme.slice(
+    readme.indexOf("## Tasks"),
+    readme.indexOf("\n## ", readme.indexOf("## Tasks") + 1),
+  );
+  const plumbing = new Set(["fmt", "lint", "check"]); // parts of `deno task ok`
+  for (const task of Object.keys(config.tasks).filter((t) => !plumbing.has(t))) {
+    assert.ok(
+      table.includes(`\`deno task ${task}\``) || table.includes(`\`deno task ${task} `),
+      `task ${task}`,
+    );
+  }
+});

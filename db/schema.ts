@@ -2,8 +2,13 @@
  * Schema of the data services keyspace, as an ordered list of migrations.
  *
  * Every statement is idempotent (`IF NOT EXISTS`), and applied migrations are
- * recorded in `schema_migrations`, so {@link applySchema} may run at every
- * start of every instance and of `deno task db up`.
+ * recorded in `schema_migrations` (written and read at QUORUM), so
+ * {@link applySchema} may run at every start of every instance and of
+ * `deno task db up`. DDL runs only for what is missing: Cassandra gives two
+ * `CREATE TABLE IF NOT EXISTS` run at once on different coordinators two
+ * different table ids, and a node that ends up with the other one cannot
+ * read or write the table (seen on the 3-node fault cluster when instances
+ * re-applied migrations they had read as missing at LOCAL_ONE).
  *
  * Layout (after Discord's "How Discord stores trillions of messages"):
  * - `messages`: partition `(channel_id, bucket)`, clustered by `message_id`
@@ -20,7 +25,7 @@
  *
  * @module
  */
-import type cassandra from "cassandra-driver";
+import cassandra from "cassandra-driver";
 
 /** Default keyspace name. */
 export const KEYSPACE = "dataservices";
@@ -105,19 +110,26 @@ export async function applySchema(
   if (!Number.isInteger(rf) || rf < 1) throw new Error(`Invalid replication factor: ${rf}`);
   // DDL cannot take bind markers; ks and dc are validated above.
   const ddl = { readTimeout: DDL_TIMEOUT_MS };
-  await client.execute(
-    `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ` +
-      `{'class': 'NetworkTopologyStrategy', '${dc}': ${rf}}`,
-    [],
-    ddl,
-  );
-  await client.execute(
-    `CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (
-      version int PRIMARY KEY, description text, applied_at timestamp)`,
-    [],
-    ddl,
-  );
-  const rs = await client.execute(`SELECT version FROM ${ks}.schema_migrations`, [], ddl);
+  // What every instance agrees on: a majority of the replicas.
+  const quorum = { ...ddl, consistency: cassandra.types.consistencies.quorum, prepare: true };
+  await client.metadata.refreshKeyspace(ks).catch(() => {});
+  if (client.metadata.keyspaces[ks] === undefined) {
+    await client.execute(
+      `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ` +
+        `{'class': 'NetworkTopologyStrategy', '${dc}': ${rf}}`,
+      [],
+      ddl,
+    );
+  }
+  if (!(await client.metadata.getTable(ks, "schema_migrations"))) {
+    await client.execute(
+      `CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (
+        version int PRIMARY KEY, description text, applied_at timestamp)`,
+      [],
+      ddl,
+    );
+  }
+  const rs = await client.execute(`SELECT version FROM ${ks}.schema_migrations`, [], quorum);
   const done = new Set(rs.rows.map((r) => r.get("version") as number));
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
@@ -126,7 +138,7 @@ export async function applySchema(
     await client.execute(
       `INSERT INTO ${ks}.schema_migrations (version, description, applied_at) VALUES (?, ?, ?)`,
       [m.version, m.description, new Date()],
-      { prepare: true, ...ddl },
+      quorum,
     );
     applied.push(m.version);
   }

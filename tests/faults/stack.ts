@@ -2,7 +2,7 @@
  * The system under test: a 3-node Cassandra of its own (the launcher's second
  * cluster: own state directory, own loopback prefix, beside the shared one),
  * two data-service instances and the gateway as child processes
- * (`server/main.ts`, `router/gateway.ts`), and the clients the experiments
+ * (`server/main.ts`, `gateway/main.ts`), and the clients the experiments
  * use run in load workers (`load_worker.ts`), so a client crash cannot take
  * the suite down.
  *
@@ -117,15 +117,18 @@ export class Stack {
     const contact = `${options.ipBase}.1`; // the contact node: the only address instances are given
     this.instances = [0, 1].map((k) => {
       const p = port(k);
+      // Fixed fast ports too, so a restarted instance is where the routers found it.
+      const fast = port(10 + k);
       return {
         name: `instance-${k + 1}`,
         port: p,
         script: "server/main.ts",
+        // No --worker-id: each instance leases one (a restarted one gets a free id at once).
         args: [
           "--port",
           String(p),
-          "--worker-id",
-          String(900 + k),
+          "--fast-port",
+          String(fast),
           "--cassandra-contact-points",
           contact,
         ],
@@ -137,8 +140,15 @@ export class Stack {
     this.gateway = {
       name: "gateway",
       port: gw,
-      script: "router/gateway.ts",
-      args: ["--port", String(gw), "--targets", this.instances.map((i) => addr(i)).join(",")],
+      script: "gateway/main.ts",
+      args: [
+        "--port",
+        String(gw),
+        "--fast-port",
+        "off",
+        "--targets",
+        this.instances.map((i) => addr(i)).join(","),
+      ],
       alive: false,
       lines: [],
     };
