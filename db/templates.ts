@@ -314,7 +314,9 @@ export function jvmArgs(o: JvmArgsOptions): string[] {
     // Not cassandra.superuser_setup_delay_ms=0: it is also the retry delay of the role setup,
     // which then spins and logs ~1 GB while system_auth is unavailable (restart of 3 nodes).
     "-Dcassandra.libjemalloc=-",
-    "-Dcassandra.unsafesystem=true",
+    // Not cassandra.unsafesystem=true (faster start): system tables, the schema among them, then
+    // skip the commit log, and a node killed (SIGKILL) after a schema change forgets it: it came
+    // back without the keyspace and never took it again from its peers (the fault suite's node kills).
     ...(o.extra ?? []),
     "-cp",
     [`${d}/conf`, ...jars].join(":"),
