@@ -17,16 +17,10 @@
  *
  * @module
  */
-import {
-  Code,
-  ConnectError,
-  type ContextValues,
-  createContextKey,
-  type StreamResponse,
-} from "@connectrpc/connect";
+import { type ContextValues, createContextKey } from "@connectrpc/connect";
 import { createFastTransportFactory } from "../router/fast_factory.ts";
-import { TransportFailure } from "../router/lean_transport.ts";
-import type { ClosableTransport, Instance, TransportFactory } from "../router/membership.ts";
+import { reportLostInstance } from "../router/lost_instance.ts";
+import type { TransportFactory } from "../router/membership.ts";
 import { createNodeRoutingTransport, createNodeTransportFactory } from "../router/node.ts";
 import type { HealthChange, RoutingTransport } from "../router/transport.ts";
 
@@ -95,48 +89,13 @@ export function createUpstream(o: UpstreamOptions): Promise<RoutingTransport> {
 }
 
 /**
- * Whether `error` says the instance was lost rather than answering: a
- * CANCELED, ABORTED, INTERNAL or UNKNOWN with no response metadata (every
- * answer of an instance, errors included, carries at least its
- * `content-type`), while the caller had not cancelled.
- */
-export function lostInstance(error: unknown, signal?: AbortSignal): boolean {
-  if (signal?.aborted) return false;
-  if (!(error instanceof ConnectError)) return true;
-  switch (error.code) {
-    case Code.Canceled:
-    case Code.Aborted:
-    case Code.Internal:
-    case Code.Unknown:
-      return !error.metadata.has("content-type");
-    default:
-      return false;
-  }
-}
-
-/** `error` as the caller should see it: UNAVAILABLE when the instance was lost. */
-function mapped(error: unknown, instance: Instance, signal: AbortSignal | undefined): unknown {
-  if (!lostInstance(error, signal)) return error;
-  const why = error instanceof Error ? error.message : String(error);
-  // A TransportFailure cause tells the router the instance failed (not an answer it sent):
-  // it marks it down and retries idempotent reads on the fallback.
-  return new ConnectError(
-    `lost instance ${instance.id}: ${why}`,
-    Code.Unavailable,
-    undefined,
-    undefined,
-    new TransportFailure(why, { cause: error }),
-  );
-}
-
-/**
  * Wraps every transport `factory` makes: notes each attempt in the call's
  * {@linkcode CallRoute} and turns a lost instance into UNAVAILABLE (see the
  * module doc).
  */
 export function guardedFactory(factory: TransportFactory): TransportFactory {
   return (instance) => {
-    const inner = factory(instance);
+    const inner = reportLostInstance(factory(instance), instance);
     const note = (values: ContextValues | undefined) => {
       const route = values?.get(CALL_ROUTE);
       if (route !== undefined) {
@@ -144,37 +103,16 @@ export function guardedFactory(factory: TransportFactory): TransportFactory {
         route.attempts++;
       }
     };
-    const transport: ClosableTransport = {
-      async unary(method, signal, timeoutMs, header, input, values) {
+    return {
+      unary(method, signal, timeoutMs, header, input, values) {
         note(values);
-        try {
-          return await inner.unary(method, signal, timeoutMs, header, input, values);
-        } catch (e) {
-          throw mapped(e, instance, signal);
-        }
+        return inner.unary(method, signal, timeoutMs, header, input, values);
       },
-      async stream(method, signal, timeoutMs, header, input, values) {
+      stream(method, signal, timeoutMs, header, input, values) {
         note(values);
-        let res: StreamResponse<typeof method.input, typeof method.output>;
-        try {
-          res = await inner.stream(method, signal, timeoutMs, header, input, values);
-        } catch (e) {
-          throw mapped(e, instance, signal);
-        }
-        const messages = res.message;
-        return {
-          ...res,
-          message: (async function* () {
-            try {
-              yield* messages;
-            } catch (e) {
-              throw mapped(e, instance, signal);
-            }
-          })(),
-        } as typeof res;
+        return inner.stream(method, signal, timeoutMs, header, input, values);
       },
       close: () => inner.close?.(),
     };
-    return transport;
   };
 }

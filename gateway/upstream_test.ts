@@ -4,23 +4,7 @@ import { Code, ConnectError, createContextValues, type Transport } from "@connec
 import { GetMessagesResponseSchema, MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
 import type { ClosableTransport, TransportFactory } from "../router/membership.ts";
 import { createRoutingTransport } from "../router/transport.ts";
-import { CALL_ROUTE, CallRoute, guardedFactory, lostInstance } from "./upstream.ts";
-
-Deno.test("lostInstance: errors made on this side of the wire, not the instance's answers", () => {
-  const answered = new ConnectError("boom", Code.Internal, { "content-type": "application/grpc" });
-  assert.equal(lostInstance(answered), false, "an instance's INTERNAL stays INTERNAL");
-  const cancel = new ConnectError(
-    "http/2 stream closed with error code CANCEL (0x8)",
-    Code.Canceled,
-  );
-  assert.equal(lostInstance(cancel), true);
-  assert.equal(lostInstance(new ConnectError("read ECONNRESET", Code.Aborted)), true);
-  assert.equal(lostInstance(new ConnectError("Premature close", Code.Unknown)), true);
-  assert.equal(lostInstance(new TypeError("socket gone")), true);
-  assert.equal(lostInstance(new ConnectError("gone", Code.Unavailable)), false, "already right");
-  assert.equal(lostInstance(new ConnectError("no row", Code.NotFound)), false);
-  assert.equal(lostInstance(cancel, AbortSignal.abort()), false, "the caller cancelled");
-});
+import { CALL_ROUTE, CallRoute, guardedFactory } from "./upstream.ts";
 
 const GET_MESSAGES = MessagesService.method.getMessages;
 const CREATE_MESSAGE = MessagesService.method.createMessage;

@@ -29,6 +29,7 @@ import {
   watchDnsTarget,
 } from "./dns.ts";
 import { type InstanceInit, parseInstanceList, type TransportFactory } from "./membership.ts";
+import { reportLostInstance } from "./lost_instance.ts";
 import { createFastTransportFactory } from "./fast_factory.ts";
 import {
   createRoutingTransport,
@@ -274,14 +275,15 @@ export function createNodeTransportFactory(
       : protocol === "grpc-web"
       ? createGrpcWebTransport({ ...base, ...(http1 ?? http2!) })
       : createGrpcTransport({ ...base, ...http2! });
-    return {
+    // A killed instance's reset or closed stream reaches callers as UNAVAILABLE (lost_instance.ts).
+    return reportLostInstance({
       unary: transport.unary.bind(transport),
       stream: transport.stream.bind(transport),
       close: () => {
         http2?.sessionManager.abort();
         http1?.nodeOptions.agent.destroy();
       },
-    };
+    }, instance);
   };
 }
 

@@ -63,8 +63,12 @@ export interface DataService {
   readonly hotKeys: HotKeys | undefined;
   /** The worker-id lease new message ids are minted under. */
   readonly lease: WorkerLease;
-  /** Drains (readiness first), then closes the server, releases the lease, closes the store. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Drains: readiness first, then (after `delayMs` of still serving, so routers
+   * and load balancers move its channels away) closes the server within
+   * `graceMs`, releases the lease, closes the store.
+   */
+  close(graceMs?: number, delayMs?: number): Promise<void>;
 }
 
 /** Dependencies that tests may replace. */
@@ -392,11 +396,13 @@ export async function startDataService(
     limiter,
     hotKeys: hot,
     lease,
-    close(graceMs = config.drainMs) {
+    close(graceMs = config.drainMs, delayMs = 0) {
       closing ??= (async () => {
         readiness.drain();
         stopProbe();
         clearInterval(rotation);
+        // Still serving while "not ready" travels: routers probe every second.
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
         await server.close(graceMs);
         // After the drain (calls in flight may still mint ids), before the store's clients close.
         await lease.close();

@@ -358,3 +358,22 @@ Deno.test("no worker lease: CreateMessage is UNAVAILABLE and the instance not re
   assert.ok(workerId !== undefined);
   assert.equal(leases.row(workerId).holder, undefined, "released on close");
 });
+
+Deno.test("a drain delay: not ready at once, still serving until the delay ends, then closed", async () => {
+  const s = await startMemoryInstance();
+  const get = () =>
+    fetch(`${s.url}/dataservices.v1.MessagesService/GetStats`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+  const closed = s.close(0, 300);
+  const ready = await fetch(`${s.url}/readyz`);
+  await ready.body?.cancel();
+  assert.equal(ready.status, 503, "not ready as soon as the drain starts");
+  const during = await get();
+  await during.body?.cancel();
+  assert.equal(during.status, 200, "still serving during the delay");
+  await withTimeout(closed, 5000, "the instance to close after its drain delay");
+  await assert.rejects(get(), TypeError, "nothing listens after the close");
+});

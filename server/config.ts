@@ -355,6 +355,18 @@ export const SERVE = defineCommand({
       default: 10000,
       help: "On SIGINT/SIGTERM, how long in-flight requests may finish",
     },
+    {
+      name: "drain-delay-ms",
+      env: "DRAIN_DELAY_MS",
+      type: "duration",
+      bare: "ms",
+      min: 0,
+      max: 60_000,
+      default: 1500,
+      help: "On SIGINT/SIGTERM, how long the instance keeps serving after it reports not ready,\n" +
+        "before it closes its connections, so routers (probing every second) and load\n" +
+        "balancers move its channels first; 0 = close at once",
+    },
     ...TLS_FLAGS,
   ],
   epilogue: "Environment only: LOG_LEVEL (debug, info, warn, error; default info),\n" +
@@ -409,6 +421,8 @@ export interface ServerConfig {
   /** Most ms a unary request body may take after its head; 0 = no bound. */
   bodyTimeoutMs: number;
   drainMs: number;
+  /** On a signal, keep serving this long after readiness flips (ms). */
+  drainDelayMs: number;
   tls?: TlsFiles;
   help: boolean;
 }
@@ -474,6 +488,7 @@ export function parseConfig(args: string[], env?: Env): ServerConfig {
     readMaxBytes: v["read-max-bytes"],
     bodyTimeoutMs: v["body-timeout-ms"],
     drainMs: v["drain-ms"],
+    drainDelayMs: v["drain-delay-ms"],
     tls,
     help: false,
   };

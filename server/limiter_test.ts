@@ -209,3 +209,23 @@ Deno.test(
     for (const q of queued) (await q)();
   },
 );
+
+Deno.test(
+  "a queue shorter than the limit is never refused for its wait (bug: reads refused behind a killed node's slow queries)",
+  async () => {
+    const clock = manualClock();
+    const limiter = new Limiter({ maxConcurrent: 4, maxQueueWaitMs: 250, now: clock.now });
+    const warm = limiter.tryAcquire()!;
+    clock.t = 2000;
+    warm(); // slots are held 2 s: a node that stopped answering
+    const running = [1, 2, 3, 4].map(() => limiter.tryAcquire()!);
+    const queued = [1, 2, 3].map(() => limiter.acquire()); // 3 queued < limit 4
+    assert.equal(limiter.refusal(), undefined, "3 queued behind a limit of 4 wait their turn");
+    const fourth = limiter.acquire();
+    const refused = limiter.refusal();
+    assert.ok(refused instanceof CapacityError, "a full round queued: refused");
+    assert.equal(refused.cap, "maxQueueWait");
+    for (const r of running) r();
+    for (const q of [...queued, fourth]) (await q)();
+  },
+);

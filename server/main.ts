@@ -1,8 +1,9 @@
 /**
  * `deno task serve`: runs one data-service instance until SIGINT/SIGTERM.
  *
- * On the first signal readiness flips to NOT_SERVING, in-flight requests get
- * up to --drain-ms to finish, the worker lease is released, HTTP/2 sessions
+ * On the first signal readiness flips to NOT_SERVING, the instance keeps
+ * serving for --drain-delay-ms (routers see it leave and move its channels:
+ * no call is refused), then in-flight requests get up to --drain-ms to finish, the worker lease is released, HTTP/2 sessions
  * and the Cassandra clients close, and the process exits 0. A second signal
  * exits at once (code 130). An explicit --worker-id held by another running
  * instance exits with code 1.
@@ -38,9 +39,9 @@ if (import.meta.main) {
   }
   onShutdown({
     onFirst: async (signal) => {
-      log.info("draining", { signal, drainMs: config.drainMs });
+      log.info("draining", { signal, drainMs: config.drainMs, delayMs: config.drainDelayMs });
       try {
-        await service!.close();
+        await service!.close(config.drainMs, config.drainDelayMs);
       } catch (err) {
         log.error("shutdown failed", { error: err });
         return 1;

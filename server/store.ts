@@ -96,6 +96,13 @@ export const HEARTBEAT_MS = 1000;
  */
 export const DRIVER_TIMEOUT_MS = 2000;
 
+/**
+ * Longest wait for one attempt of a data statement, ms: a coordinator that
+ * stopped answering (killed, frozen, partitioned) costs this much before the
+ * driver tries the next node, instead of the whole `--query-timeout-ms`.
+ */
+export const ATTEMPT_TIMEOUT_MS = 2000;
+
 /** Driver options shared by the data client and the control client. */
 function driverOptions(
   options: CassandraStoreOptions,
@@ -209,7 +216,9 @@ export class CassandraStore implements MessageStore {
         this.client.execute(query, params, {
           prepare: true,
           consistency: this.#consistency,
-          readTimeout: left,
+          // One attempt waits at most ATTEMPT_TIMEOUT_MS; then the driver tries the next node
+          // (every statement is idempotent), within the operation's bound.
+          readTimeout: Math.min(left, ATTEMPT_TIMEOUT_MS),
         }),
         deadline,
         () => deadlineError(this.#timeoutMs, "Cassandra query"),

@@ -1,8 +1,12 @@
 /**
- * The clients of the suite: the router client over the instances
- * (`createNodeRoutingTransport`, jump hash, health-aware failover) and a plain
- * connect-node transport to one URL (the gateway, or one instance). Both
- * speak binary Connect over HTTP/2.
+ * The clients of the suite: the router client over the instances as users
+ * get it (`createNodeRoutingTransport` with its default transport: binary
+ * Connect over Deno's fetch to each instance's fast listener; jump hash,
+ * health-aware failover) and a plain connect-node transport to one URL (the
+ * gateway, or one instance; binary Connect over node:http2). With
+ * `protocol: "connect"` (connect-node) the router's own process was aborted
+ * by Deno 2.9.6's node:http2 client when an instance drained (SIGABRT, the
+ * nghttp2 GOAWAY assertion of the performance issue).
  *
  * @module
  */
@@ -22,11 +26,7 @@ export async function routerClient(
   instances: string[],
   timeoutMs: number,
 ): Promise<ClosableClient> {
-  const router = await createNodeRoutingTransport({
-    instances,
-    protocol: "connect",
-    defaultTimeoutMs: timeoutMs,
-  });
+  const router = await createNodeRoutingTransport({ instances, defaultTimeoutMs: timeoutMs });
   return { client: createClient(MessagesService, router), close: () => router.close() };
 }
 

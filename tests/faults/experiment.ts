@@ -8,7 +8,7 @@
  */
 import type { FaultConfig } from "./config.ts";
 import { now } from "./clients.ts";
-import type { AckedWrite } from "./load.ts";
+import type { AckedWrite, OpRecord } from "./load.ts";
 import { type LoadWorker, spawnLoad } from "./load_worker.ts";
 import { firstNot200After, type Poll, pollHttp, sampleRss } from "./monitor.ts";
 import {
@@ -24,6 +24,15 @@ import {
 } from "./result.ts";
 import type { Stack } from "./stack.ts";
 import { verifyAcked } from "./verify.ts";
+
+/** Up to three distinct "CODE: message" lines of the failed calls. */
+function errorSamples(records: OpRecord[]): string | null {
+  const seen = new Set<string>();
+  for (const r of records) {
+    if (r.code !== "OK" && seen.size < 3) seen.add(`${r.code}: ${r.message ?? "?"}`);
+  }
+  return seen.size ? [...seen].join(" | ") : null;
+}
 
 /** What the runner hands every experiment. */
 export interface ExperimentContext {
@@ -168,6 +177,7 @@ export function mixedLoadExperiment(e: MixedLoadExperiment): Experiment {
             : {}),
           ...(e.pollReadiness ? { readinessFlipMs: flips.length ? Math.min(...flips) : null } : {}),
           loadClient: how,
+          errorSamples: errorSamples(records),
           unverifiedReads: v?.unverified ?? null,
           lostSeqs: v?.lost.slice(0, 20).map((w) => w.seq).join(" ") || null,
         },

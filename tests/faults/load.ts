@@ -21,6 +21,8 @@ export interface OpRecord {
   end: number;
   /** `OK` or the Connect code name, e.g. `UNAVAILABLE`. */
   code: string;
+  /** A failure's message (first 200 characters). */
+  message?: string;
 }
 
 /** A write the service acknowledged. */
@@ -93,6 +95,11 @@ export function startMixedLoad(
     const write = o.known.length === 0 || o.rng() < o.writeRatio;
     const start = now();
     let code = "OK";
+    let message: string | undefined;
+    const failed = (e: unknown) => {
+      code = errorCode(e);
+      message = ConnectError.from(e).rawMessage.slice(0, 200);
+    };
     if (write) {
       const seq = o.seq.next++;
       const channelId = o.firstChannel + BigInt(Math.floor(o.rng() * o.channels));
@@ -112,7 +119,7 @@ export function startMixedLoad(
         o.known.push(w);
         o.onAck?.(w);
       } catch (e) {
-        code = errorCode(e);
+        failed(e);
       }
     } else {
       const w = o.known[Math.floor(o.rng() * o.known.length)];
@@ -122,10 +129,10 @@ export function startMixedLoad(
           { timeoutMs: o.timeoutMs },
         );
       } catch (e) {
-        code = errorCode(e);
+        failed(e);
       }
     }
-    const record: OpRecord = { kind: write ? "write" : "read", start, end: now(), code };
+    const record: OpRecord = { kind: write ? "write" : "read", start, end: now(), code, message };
     records.push(record);
     o.onRecord?.(record);
     if (code !== "OK") await new Promise((r) => setTimeout(r, FAILURE_PAUSE_MS));

@@ -79,8 +79,15 @@ export function spawnLoad(spec: LoadSpec, onAck: (w: AckedWrite) => void): LoadW
       } catch {
         continue;
       }
-      if (m.t === "op") records.push({ kind: m.kind, start: m.start, end: m.end, code: m.code });
-      else if (m.t === "ack") {
+      if (m.t === "op") {
+        records.push({
+          kind: m.kind,
+          start: m.start,
+          end: m.end,
+          code: m.code,
+          message: m.message,
+        });
+      } else if (m.t === "ack") {
         const { t: _, ...w } = m;
         acked.push(w);
         onAck(w);

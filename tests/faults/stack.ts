@@ -81,6 +81,8 @@ export interface StackOptions {
 interface Proc {
   name: string;
   port: number;
+  /** An instance's fast listener (Deno.serve: Connect and gRPC-web). */
+  fastPort?: number;
   args: string[];
   script: string;
   child?: ChildService;
@@ -122,6 +124,7 @@ export class Stack {
       return {
         name: `instance-${k + 1}`,
         port: p,
+        fastPort: fast,
         script: "server/main.ts",
         // No --worker-id: each instance leases one (a restarted one gets a free id at once).
         args: [
@@ -172,6 +175,12 @@ export class Stack {
   /** Base URL of an instance or the gateway. */
   url(p: Proc): string {
     return `http://${addr(p)}`;
+  }
+
+  /** Base URL of an instance's fast listener (where routers and the gateway send calls). */
+  fastUrl(p: Proc): string {
+    if (p.fastPort === undefined) throw new Error(`${p.name} has no fast listener`);
+    return `http://127.0.0.1:${p.fastPort}`;
   }
 
   /** Current pids of the instances and the gateway (undefined while one is down). */

@@ -21,15 +21,20 @@ import { probeUntilOk } from "./probe.ts";
 export const overloadReads: Experiment = {
   name: "overload-reads",
   path: "h2load",
-  description: "distinct GetMessage reads, all at once, at instance 1 (h2load, Connect GET)",
+  description:
+    "distinct GetMessage reads, all at once, at instance 1's fast listener (h2load, Connect GET)",
   async run(ctx) {
     const { stack, config } = ctx;
     const target = stack.instances[0];
     const base = stack.url(target);
+    // The fast listener: where the router client, the gateway and the load CLI send calls. (On
+    // the main port Deno 2.9.6's node:http2 aborted the process mid-burst: 2026-12-01, first
+    // RESOURCE_EXHAUSTED after 334 ms, then SIGABRT, 41,926 of 50,000 never answered.)
+    const fast = stack.fastUrl(target);
     const n = config.overloadReads;
     const urls = Array.from(
       { length: n },
-      (_, i) => getMessageUrl(base, ctx.firstChannel + BigInt(i), BigInt(1 + i)),
+      (_, i) => getMessageUrl(fast, ctx.firstChannel + BigInt(i), BigInt(1 + i)),
     );
     const rss = sampleRss(() => stack.pids());
     const healthz = pollHttp(`${base}/healthz`);

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { MessagesService } from "../gen/dataservices/v1/messages_pb.ts";
+import { TransportFailure } from "./lean_transport.ts";
+import { lostInstance, reportLostInstance } from "./lost_instance.ts";
+
+Deno.test("lostInstance: errors made on this side of the wire, not the instance's answers", () => {
+  const answered = new ConnectError("boom", Code.Internal, { "content-type": "application/grpc" });
+  assert.equal(lostInstance(answered), false, "an instance's INTERNAL stays INTERNAL");
+  const cancel = new ConnectError(
+    "http/2 stream closed with error code CANCEL (0x8)",
+    Code.Canceled,
+  );
+  assert.equal(lostInstance(cancel), true);
+  assert.equal(lostInstance(new ConnectError("read ECONNRESET", Code.Aborted)), true);
+  assert.equal(lostInstance(new ConnectError("Premature close", Code.Unknown)), true);
+  assert.equal(lostInstance(new TypeError("socket gone")), true);
+  assert.equal(lostInstance(new ConnectError("gone", Code.Unavailable)), false, "already right");
+  assert.equal(lostInstance(new ConnectError("no row", Code.NotFound)), false);
+  assert.equal(lostInstance(cancel, AbortSignal.abort()), false, "the caller cancelled");
+});
+
+Deno.test("reportLostInstance: a lost instance is UNAVAILABLE with a TransportFailure cause; answers pass", async () => {
+  const instance = { id: "a:1", baseUrl: "http://a:1" };
+  let next: unknown;
+  const inner = {
+    unary: () => Promise.reject(next),
+    stream: () => Promise.reject(next),
+  };
+  const t = reportLostInstance(inner as never, instance);
+  const call = () =>
+    t.unary(MessagesService.method.getStats, undefined, undefined, undefined, {}, undefined);
+  next = new ConnectError("read ECONNRESET", Code.Aborted);
+  await assert.rejects(call(), (e) =>
+    e instanceof ConnectError && e.code === Code.Unavailable &&
+    e.cause instanceof TransportFailure && /lost instance a:1: .*read ECONNRESET/.test(e.message));
+  const answered = new ConnectError("no row", Code.NotFound, {
+    "content-type": "application/proto",
+  });
+  next = answered;
+  await assert.rejects(call(), (e) => e === answered);
+});
