@@ -206,7 +206,7 @@ export const SERVE = defineCommand({
       type: "int",
       min: 1,
       max: 100_000,
-      default: 8,
+      default: 32,
       help: "Floor of the adaptive limit (at most --max-concurrent-queries)",
     },
     {

@@ -47,7 +47,7 @@ export interface BurstSummary {
   byCode: Record<string, number>;
   /** Requests h2load logged no answer for (reset streams, dropped connections, timeouts). */
   noAnswer: number;
-  /** From the burst's start to the end of the first answer, ms. */
+  /** From the burst's first request to the end of the first answer, ms. */
   firstAnswerMs: number | null;
   /** From the burst's start to the end of the first answer with `code`, per code, ms. */
   firstByCodeMs: Record<string, number>;
@@ -55,8 +55,20 @@ export interface BurstSummary {
   lastAnswerMs: number | null;
 }
 
-/** Summarizes the answers of a burst that started at `startMs` (epoch ms). */
-export function summarizeBurst(sent: number, answers: H2Request[], startMs: number): BurstSummary {
+/**
+ * Summarizes the answers of a burst launched at `launchedMs` (epoch ms). Times
+ * count from its first request (h2load's own start time of it; starting the
+ * h2load processes and their connections, ~150 ms here, is the client's, not
+ * the server's), or from `launchedMs` when nothing was answered.
+ */
+export function summarizeBurst(
+  sent: number,
+  answers: H2Request[],
+  launchedMs: number,
+): BurstSummary {
+  let startMs = Infinity;
+  for (const a of answers) if (a.startMs < startMs) startMs = a.startMs;
+  if (startMs === Infinity) startMs = launchedMs;
   const byCode: Record<string, number> = {};
   const firstByCodeMs: Record<string, number> = {};
   let first: number | null = null;

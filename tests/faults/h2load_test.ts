@@ -26,10 +26,12 @@ Deno.test("parseH2loadLog and summarizeBurst: codes from HTTP statuses, first an
   ].join("\n");
   const answers = parseH2loadLog(log);
   assert.equal(answers.length, 4);
-  const s = summarizeBurst(6, answers, t0);
+  // Launched 150 ms before its first request (t0 + 1): times count from that request.
+  const s = summarizeBurst(6, answers, t0 - 150);
   assert.deepEqual(s.byCode, { RESOURCE_EXHAUSTED: 2, NOT_FOUND: 1, UNAVAILABLE: 1 });
   assert.equal(s.noAnswer, 2);
-  assert.equal(s.firstAnswerMs, 3);
-  assert.equal(s.lastAnswerMs, 100);
-  assert.deepEqual(s.firstByCodeMs, { RESOURCE_EXHAUSTED: 3, NOT_FOUND: 51, UNAVAILABLE: 100 });
+  assert.equal(s.firstAnswerMs, 2);
+  assert.equal(s.lastAnswerMs, 99);
+  assert.deepEqual(s.firstByCodeMs, { RESOURCE_EXHAUSTED: 2, NOT_FOUND: 50, UNAVAILABLE: 99 });
+  assert.equal(summarizeBurst(1, [], t0).firstAnswerMs, null);
 });
