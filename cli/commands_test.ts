@@ -23,6 +23,7 @@ const COMMANDS = [
   ["test:faults", "tests/faults/main.ts"],
   ["bench:recovery", "cli/bench_recovery.ts"],
   ["docs", "cli/readme_flags.ts"],
+  ["bench:churn", "cli/bench_churn.ts"],
 ] as const;
 
 /** Scripts tasks run that read no command line (build steps). */
