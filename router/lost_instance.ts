@@ -16,9 +16,13 @@ import { TransportFailure } from "./lean_transport.ts";
 import type { ClosableTransport, Instance } from "./membership.ts";
 
 /**
- * Whether `error` says the instance was lost rather than answering: a
- * CANCELED, ABORTED, INTERNAL or UNKNOWN with no response metadata, or no
- * ConnectError at all, while the caller had not cancelled.
+ * Whether `error` says the instance was lost rather than answering, while the
+ * caller had not cancelled: no ConnectError at all; CANCELED or ABORTED with
+ * no response metadata (a reset stream or connection); INTERNAL or UNKNOWN
+ * caused by a Node.js system error (`ECONNRESET`, `ERR_STREAM_PREMATURE_CLOSE`,
+ * `ERR_HTTP2_*`). An INTERNAL or UNKNOWN that connect-es made from what the
+ * instance sent (an HTTP status, a missing trailer, an unknown compression)
+ * is an answer and keeps its code, as the Connect conformance suite requires.
  */
 export function lostInstance(error: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted) return false;
@@ -26,12 +30,22 @@ export function lostInstance(error: unknown, signal?: AbortSignal): boolean {
   switch (error.code) {
     case Code.Canceled:
     case Code.Aborted:
+      return !error.metadata.has("content-type");
     case Code.Internal:
     case Code.Unknown:
-      return !error.metadata.has("content-type");
+      return causedBySystemError(error.cause);
     default:
       return false;
   }
+}
+
+/** Whether a Node.js system error (an `Error` with a string `code`) is in `cause`'s chain. */
+function causedBySystemError(cause: unknown): boolean {
+  for (let depth = 0; cause instanceof Error && depth < 8; depth++) {
+    if (typeof (cause as { code?: unknown }).code === "string") return true;
+    cause = cause.cause;
+  }
+  return false;
 }
 
 /** `error` as the caller should see it: UNAVAILABLE when the instance was lost. */

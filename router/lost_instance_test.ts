@@ -13,7 +13,26 @@ Deno.test("lostInstance: errors made on this side of the wire, not the instance'
   );
   assert.equal(lostInstance(cancel), true);
   assert.equal(lostInstance(new ConnectError("read ECONNRESET", Code.Aborted)), true);
-  assert.equal(lostInstance(new ConnectError("Premature close", Code.Unknown)), true);
+  const prematureClose = Object.assign(new Error("Premature close"), {
+    code: "ERR_STREAM_PREMATURE_CLOSE",
+  });
+  assert.equal(
+    lostInstance(
+      new ConnectError("Premature close", Code.Internal, undefined, undefined, prematureClose),
+    ),
+    true,
+    "connect-node's wrap of a node system error",
+  );
+  assert.equal(
+    lostInstance(new ConnectError("HTTP 413", Code.Unknown, { "date": "now" })),
+    false,
+    "an HTTP status the instance sent is an answer (conformance: HTTP to RPC Code Mapping)",
+  );
+  assert.equal(
+    lostInstance(new ConnectError("protocol error: missing trailer", Code.Internal)),
+    false,
+    "a malformed answer keeps connect-es's code (conformance: Unexpected Responses)",
+  );
   assert.equal(lostInstance(new TypeError("socket gone")), true);
   assert.equal(lostInstance(new ConnectError("gone", Code.Unavailable)), false, "already right");
   assert.equal(lostInstance(new ConnectError("no row", Code.NotFound)), false);
