@@ -9,7 +9,7 @@
  */
 import { answerHelpAndErrors, type Command, defineCommand, parseCommand } from "../lib/flags.ts";
 import { fillFlagTables } from "../lib/flags_markdown.ts";
-import { SERVE } from "../server/config.ts";
+import { SERVE } from "../server/serve_flags.ts";
 import { GATEWAY } from "../gateway/main.ts";
 import { LOAD } from "./load_flags.ts";
 import { START } from "./start.ts";

@@ -18,7 +18,7 @@ import type {
   LeaseStore,
   Release,
   Renewal,
-} from "./worker_lease.ts";
+} from "./lease_contract.ts";
 
 /** Options of {@linkcode CassandraLeaseStore}. */
 export interface CassandraLeaseStoreOptions {

@@ -17,7 +17,7 @@ import type {
   LeaseStore,
   Release,
   Renewal,
-} from "./worker_lease.ts";
+} from "./lease_contract.ts";
 
 /** The store's operations. */
 export type LeaseOp = "scan" | "claim" | "renew" | "release";
