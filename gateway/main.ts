@@ -14,6 +14,8 @@ import {
   TLS_FLAGS,
 } from "../lib/listen_flags.ts";
 import { onShutdown } from "../lib/shutdown.ts";
+import { createLogger } from "../lib/log.ts";
+import { guardPeerGone } from "../lib/peer_gone.ts";
 import { DATA_SERVICES_ENV } from "../router/node.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { UPSTREAM_PROTOCOLS } from "./upstream.ts";
@@ -128,6 +130,8 @@ if (import.meta.main) {
     if (!(err instanceof FlagError)) throw err;
     Deno.exit(usageError(GATEWAY, err));
   }
+  // A peer that hung up must not end the process through a node:http2-internal socket.
+  guardPeerGone(createLogger({ service: "gateway" }));
   let gw: Gateway;
   try {
     gw = await startGateway({

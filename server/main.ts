@@ -15,11 +15,14 @@ import { onShutdown } from "../lib/shutdown.ts";
 import { parseConfig, SERVE } from "./config.ts";
 import { startDataService } from "./app.ts";
 import { createLogger } from "../lib/log.ts";
+import { guardPeerGone } from "../lib/peer_gone.ts";
 
 if (import.meta.main) {
   const config = answerHelpAndErrors(SERVE, () => parseConfig(Deno.args));
   if (typeof config === "number") Deno.exit(config);
   const log = createLogger({ service: "data-service", port: config.port });
+  // A peer that hung up must not end the process through a node:http2-internal socket.
+  guardPeerGone(log);
   let service: Awaited<ReturnType<typeof startDataService>> | undefined;
   // --worker-id held by another running instance: this one cannot mint ids; exit and say why.
   const onFatal = async (err: Error) => {
