@@ -218,6 +218,10 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
         if (admitted !== undefined) admission!.leave(admitted);
         drain.streamEnded(session, conns.requestEnded(session));
       });
+      // A stream the client reset emits "error" (ERR_HTTP2_STREAM_ERROR); with no listener
+      // that is an uncaught exception, and the stream never emits "close" (its accounting
+      // above would leak). The handlers see the reset through "close" and "aborted".
+      stream.on("error", ignoreStreamError);
       try {
         if (headerBytes(rawHeaders) > limits.maxHeaderBytes) {
           // Deno 2.9.6 advertises SETTINGS_MAX_HEADER_LIST_SIZE but accepts more.
@@ -401,3 +405,6 @@ function headerBytes(raw: readonly string[]): number {
   for (let i = 0; i + 1 < raw.length; i += 2) n += raw[i].length + raw[i + 1].length + 32;
   return n;
 }
+
+/** The "error" listener of every HTTP/2 stream: a reset is seen through "close" (see onStream). */
+function ignoreStreamError(): void {}

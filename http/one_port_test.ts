@@ -812,6 +812,51 @@ Deno.test("HTTP/2: an early answer to a request still being sent ends the stream
   }
 });
 
+Deno.test("HTTP/2: a stream the client resets mid-request (RST_STREAM INTERNAL_ERROR) is let go and counted out (bug: uncaught ERR_HTTP2_STREAM_ERROR ended the process)", async () => {
+  // A fast path that takes the stream and reads it, adding no "error" listener of its own.
+  const server = await serveOnePort({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: connectNodeAdapter({ routes: (r) => r.service(ConformanceService, {}) }),
+    fastStream: (stream, headers) => {
+      if (headers[":path"] !== CLIENT_STREAM) return false;
+      stream.resume();
+      return true;
+    },
+  });
+  const session = http2.connect(server.url);
+  session.on("error", () => {});
+  try {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": CLIENT_STREAM,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    stream.on("error", () => {});
+    const prefix = new Uint8Array(5);
+    new DataView(prefix.buffer).setUint32(1, 1000);
+    stream.write(prefix); // a message announced, never sent: the handler waits for it
+    while (server.stats().inFlight < 1) await new Promise((r) => setTimeout(r, 5));
+    stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    const deadline = Date.now() + 5000;
+    while (server.stats().inFlight > 0) {
+      if (Date.now() > deadline) assert.fail("the reset stream still counted in flight after 5 s");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const unary = await fetch(new URL(UNARY, server.url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(unary.status, 501, "the server still answers (unimplemented)");
+    await unary.body?.cancel();
+  } finally {
+    session.destroy();
+    await server.close({ graceMs: 100 });
+  }
+});
+
 /** An HTTP/2 frame (9-byte header, then the payload). */
 function h2Frame(type: number, flags: number, stream: number, payload: Uint8Array): Uint8Array {
   const f = new Uint8Array(9 + payload.length);

@@ -1,25 +1,32 @@
 /**
- * Keeps a connection its peer already closed from ending the process.
+ * Keeps a connection or stream its peer already closed from ending the process.
  *
  * Deno 2.9.6's `node:net` reports a failed read or write on a closed
  * connection (`EPIPE`, `ECONNRESET`) as an `error` event of the socket's
- * stream. On a stream that `node:http`/`node:http2` made internally, with no
- * listener, that event becomes an uncaught exception and the process exits
- * (seen under `deno task start` while load clients closed their connections:
- * `Uncaught Error: write EPIPE at WriteWrap.onWriteComplete`). The connection
- * is gone either way, and its requests with it; the instance's other
- * connections are not. {@linkcode guardPeerGone} turns exactly those errors
- * into a log line and lets every other uncaught error end the process as
- * before.
+ * stream, and `node:http2` reports a stream its client reset
+ * (`ERR_HTTP2_STREAM_ERROR`, "Stream closed with error code
+ * NGHTTP2_INTERNAL_ERROR") as an `error` event of that stream. On a socket or
+ * stream that `node:http`/`node:http2` made inside, with no listener, such an
+ * event becomes an uncaught exception and the process exits (seen under
+ * `deno task start` while load clients closed their connections, `Uncaught
+ * Error: write EPIPE at WriteWrap.onWriteComplete`, and in the fault suite's
+ * write overload, `ServerHttp2Stream._destroy`). The connection or stream is
+ * gone either way, and its requests with it; the instance's others are not.
+ * {@linkcode guardPeerGone} turns exactly those errors into a log line and
+ * lets every other uncaught error end the process as before.
  *
  * @module
  */
 import { type Logger, LogThrottle } from "./log.ts";
 
-/** The error codes of a peer that closed its connection. */
-const PEER_GONE_CODES: ReadonlySet<string> = new Set(["EPIPE", "ECONNRESET"]);
+/** The error codes of a peer that closed its connection or reset its stream. */
+const PEER_GONE_CODES: ReadonlySet<string> = new Set([
+  "EPIPE",
+  "ECONNRESET",
+  "ERR_HTTP2_STREAM_ERROR",
+]);
 
-/** Whether `error` is a system error saying the peer closed the connection. */
+/** Whether `error` says the peer closed the connection or reset the stream. */
 export function isPeerGone(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
@@ -38,7 +45,7 @@ export function guardPeerGone(log: Pick<Logger, "warn">): () => void {
     event.preventDefault();
     const line = throttle.allow("peer gone");
     if (!line.ok) return;
-    log.warn("a connection's peer hung up while it was read or written", {
+    log.warn("a peer closed its connection or reset its stream while it was in use", {
       error: (event.error as Error).message,
       suppressed: line.suppressed,
     });

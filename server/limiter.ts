@@ -10,9 +10,14 @@
  *
  * Shedding: when no slot is free, a caller is refused at once (a
  * {@linkcode CapacityError}, never a wait) if the queue is full, or if the
- * wait it would face — callers ahead of it × the recent time per slot ÷ the
- * limit — is over `maxQueueWaitMs` while at least `limit` callers are queued. So under overload new work is turned
- * away in microseconds instead of timing out in the queue.
+ * wait it would face — callers ahead of it × the time per slot ÷ the limit —
+ * is over `maxQueueWaitMs` while at least `limit` callers are queued. The
+ * time per slot is the recent average of finished holds, or, when larger, the
+ * time since a slot was last handed out: every holder has held its slot at
+ * least that long. So a burst that stalls the holders (or the event loop that
+ * would finish them) is shed from its first few hundred callers, before any
+ * hold has finished, instead of once the queue is full. Under overload new
+ * work is turned away in microseconds instead of timing out in the queue.
  *
  * The coalescer uses it to bound the queries it sends to the database; one
  * limiter may be shared by several coalescers so that they share one budget.
@@ -135,6 +140,8 @@ export class Limiter {
   #now: () => number;
   /** Recent time a slot is held (ms, exponential average); NaN before the first sample. */
   #rttMs = NaN;
+  /** When a slot was last handed out (ms on the clock): the youngest hold began then. */
+  #lastGrantAt = NaN;
   #shed = 0;
 
   /** @throws {RangeError} when an option is out of range. */
@@ -243,10 +250,11 @@ export class Limiter {
     // node just killed, its calls waiting for their attempt timeout) is a slow backend, not
     // overload, and its few callers wait about one query time (the fault suite's contact-node
     // kill had reads refused with 6 queued behind a limit of 9).
-    if (
-      this.maxQueueWaitMs !== Infinity && !Number.isNaN(this.#rttMs) && queued >= this.#limit
-    ) {
-      const waitMs = ((queued + 1) * this.#rttMs) / this.#limit;
+    if (this.maxQueueWaitMs !== Infinity && queued >= this.#limit) {
+      // Every holder has held its slot at least since the last grant (NaN before any: 0).
+      const heldMs = this.#now() - this.#lastGrantAt || 0;
+      const perSlotMs = Number.isNaN(this.#rttMs) ? heldMs : Math.max(this.#rttMs, heldMs);
+      const waitMs = ((queued + 1) * perSlotMs) / this.#limit;
       if (waitMs > this.maxQueueWaitMs) {
         return new CapacityError(
           "maxQueueWait",
@@ -261,6 +269,7 @@ export class Limiter {
   /** A one-shot release for a slot just taken; times the hold for the samples. */
   #grant(): Release {
     const startedAt = this.#now();
+    this.#lastGrantAt = startedAt;
     let released = false;
     return (outcome = "ok") => {
       if (released) return;

@@ -229,3 +229,30 @@ Deno.test(
     for (const q of [...queued, fourth]) (await q)();
   },
 );
+
+Deno.test(
+  "a burst whose holders have not finished is shed before the queue is full (bug: no wait estimate before the first sample, so 50k distinct reads were refused only once 2,048 had queued)",
+  async () => {
+    const clock = manualClock();
+    const limiter = new Limiter({
+      maxConcurrent: 2,
+      maxQueued: 1000,
+      maxQueueWaitMs: 100,
+      now: clock.now,
+    });
+    const running = [limiter.tryAcquire()!, limiter.tryAcquire()!]; // at t = 0, never finished
+    const queued = [limiter.acquire(), limiter.acquire()];
+    assert.equal(limiter.rttMs, undefined, "no hold has finished yet");
+    clock.t = 60; // held 60 ms each: (2 + 1) x 60 / 2 = 90 ms <= 100
+    assert.equal(limiter.refusal(), undefined);
+    clock.t = 80; // (2 + 1) x 80 / 2 = 120 ms > 100
+    const refused = limiter.refusal();
+    assert.ok(refused instanceof CapacityError);
+    assert.equal(refused.cap, "maxQueueWait");
+    assert.match(refused.message, /estimated wait 120 ms: 2 queued, limit 2/);
+    running[0](); // a hold ends and its slot goes to the oldest waiter at t = 80
+    assert.equal(limiter.refusal(), undefined, "a slot was just handed out: no stall");
+    running[1]();
+    for (const q of queued) (await q)();
+  },
+);
