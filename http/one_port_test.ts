@@ -711,6 +711,16 @@ async function statusLines(conn: Deno.Conn, n: number, ms: number): Promise<stri
 
 const UNARY = "/connectrpc.conformance.v1.ConformanceService/Unary";
 const CLIENT_STREAM = "/connectrpc.conformance.v1.ConformanceService/ClientStream";
+
+/** A gRPC call of ClientStream on `session`, its body left to the test. */
+function grpcClientStream(session: http2.ClientHttp2Session): http2.ClientHttp2Stream {
+  return session.request({
+    ":method": "POST",
+    ":path": CLIENT_STREAM,
+    "content-type": "application/grpc",
+    te: "trailers",
+  });
+}
 const OVERSIZED = 200 * 1024;
 
 for (const kind of ["unary, Content-Length", "client stream, chunked"] as const) {
@@ -784,12 +794,7 @@ Deno.test("HTTP/2: an early answer to a request still being sent ends the stream
   try {
     // gRPC client stream whose first message is over the limit; the client
     // sends 60 KB of it (about the flow-control window) and waits.
-    const stream = session.request({
-      ":method": "POST",
-      ":path": CLIENT_STREAM,
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
+    const stream = grpcClientStream(session);
     const trailers = new Promise<http2.IncomingHttpHeaders>((r) => stream.once("trailers", r));
     const closed = new Promise<number>((r) => stream.once("close", () => r(stream.rstCode ?? -1)));
     stream.on("error", () => {});
@@ -827,12 +832,7 @@ Deno.test("HTTP/2: a stream the client resets mid-request (RST_STREAM INTERNAL_E
   const session = http2.connect(server.url);
   session.on("error", () => {});
   try {
-    const stream = session.request({
-      ":method": "POST",
-      ":path": CLIENT_STREAM,
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
+    const stream = grpcClientStream(session);
     stream.on("error", () => {});
     const prefix = new Uint8Array(5);
     new DataView(prefix.buffer).setUint32(1, 1000);
