@@ -72,7 +72,7 @@ export type {
   OnePortServer,
   OnePortServerOptions,
 } from "./one_port_options.ts";
-import { writeH1, writeH2 } from "./fast/node_handler.ts";
+import { writeH1, writeH2 } from "./fast/node_reply.ts";
 
 /**
  * Start serving `handler` on one port. Resolves once the port is bound.

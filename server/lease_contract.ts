@@ -1,11 +1,12 @@
 /**
  * What a worker-lease store is ({@linkcode LeaseStore}): rows, conditional
- * writes and their outcomes. `worker_lease.ts` keeps a lease in one;
+ * writes and their outcomes; and which rows to try to take. `worker_lease.ts` keeps a lease in one;
  * `lease_store.ts` is the Cassandra store, `memory_lease_store.ts` the
  * in-memory one.
  *
  * @module
  */
+import { MAX_WORKER_ID } from "./snowflake.ts";
 
 /** A worker id's row as the store holds it. */
 export interface LeaseRow {
@@ -62,4 +63,37 @@ export interface LeaseStore {
   renew(renewal: Renewal): Promise<LeaseOutcome>;
   /** Frees the id if `holder` holds it; sets the mark. */
   release(release: Release): Promise<LeaseOutcome>;
+}
+
+/**
+ * Every worker id that is free or held by `holder`, as rows: `scanned` (a
+ * plain read, only a hint) completed with a free row for each id it lacks.
+ */
+export function freeRows(scanned: readonly LeaseRow[], holder: string): LeaseRow[] {
+  const rows = new Map(scanned.map((r) => [r.workerId, r]));
+  const free: LeaseRow[] = [];
+  for (let id = 0; id <= MAX_WORKER_ID; id++) {
+    const row = rows.get(id) ?? { workerId: id, holder: undefined, highWaterMs: 0 };
+    if (row.holder === undefined || row.holder === holder) free.push(row);
+  }
+  return free;
+}
+
+/**
+ * At most `count` rows of `free` to try, in order: the id held last (if
+ * free), then random ones. Takes them out of `free`.
+ */
+export function candidates(
+  free: LeaseRow[],
+  lastWorkerId: number | undefined,
+  count: number,
+  random: () => number,
+): LeaseRow[] {
+  const out: LeaseRow[] = [];
+  const last = free.findIndex((r) => r.workerId === lastWorkerId);
+  if (last >= 0) out.push(...free.splice(last, 1));
+  while (out.length < count && free.length > 0) {
+    out.push(...free.splice(Math.floor(random() * free.length), 1));
+  }
+  return out;
 }

@@ -45,7 +45,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../lib/log.ts";
 import { MAX_WORKER_ID, ReservationError, SnowflakeGenerator } from "./snowflake.ts";
-import type { LeaseRow, LeaseStore } from "./lease_contract.ts";
+import { candidates, freeRows, type LeaseRow, type LeaseStore } from "./lease_contract.ts";
 
 export type {
   Claim,
@@ -327,18 +327,13 @@ export class WorkerLease {
       }
       return this.#retryMs;
     }
-    const rows = new Map((await this.#store.scan()).map((r) => [r.workerId, r]));
-    const free: LeaseRow[] = [];
-    for (let id = 0; id <= MAX_WORKER_ID; id++) {
-      const row = rows.get(id) ?? { workerId: id, holder: undefined, highWaterMs: 0 };
-      if (row.holder === undefined || row.holder === this.holder) free.push(row);
-    }
+    const free = freeRows(await this.#store.scan(), this.holder);
     if (free.length === 0) {
       this.#why = `all ${MAX_WORKER_ID + 1} worker ids are held`;
       this.#changed();
       return this.#retryMs;
     }
-    for (const row of this.#candidates(free)) {
+    for (const row of candidates(free, this.#last, CANDIDATES_PER_ATTEMPT, this.#random)) {
       const current = await this.#claimRow(row);
       if (current === undefined) return this.#nextAfterTaking();
       if (this.#closed) return 0;
@@ -352,17 +347,6 @@ export class WorkerLease {
   /** After taking an id: renew in a third of the TTL, or at once if it still needs one. */
   #nextAfterTaking(): number {
     return this.valid ? this.renewEveryMs : 0;
-  }
-
-  /** The id held last first, then random ones. */
-  #candidates(free: LeaseRow[]): LeaseRow[] {
-    const out: LeaseRow[] = [];
-    const last = free.findIndex((r) => r.workerId === this.#last);
-    if (last >= 0) out.push(...free.splice(last, 1));
-    while (out.length < CANDIDATES_PER_ATTEMPT && free.length > 0) {
-      out.push(...free.splice(Math.floor(this.#random() * free.length), 1));
-    }
-    return out;
   }
 
   #rowOf(workerId: number): LeaseRow {
