@@ -9,10 +9,12 @@
  */
 import { createLogger } from "../lib/log.ts";
 import { onShutdown } from "../lib/shutdown.ts";
+import { guardPeerGone } from "../lib/peer_gone.ts";
 import { startMemoryInstance } from "./_memory_instance.ts";
 
 if (import.meta.main) {
   const log = createLogger({ service: "memory-instance" }, { level: "info" });
+  guardPeerGone(log); // as server/main.ts
   const service = await startMemoryInstance({ args: Deno.args, log });
   onShutdown({ onFirst: () => service.close() });
 }

@@ -9,6 +9,8 @@
  *
  * @module
  */
+import { createLogger } from "../../lib/log.ts";
+import { guardPeerGone } from "../../lib/peer_gone.ts";
 import { startMemoryInstance } from "../../server/_memory_instance.ts";
 import { MemoryStore } from "../../server/memory_store.ts";
 
@@ -16,6 +18,7 @@ import { MemoryStore } from "../../server/memory_store.ts";
 export const KNOWN = { channelId: 7n, messageId: 7001n, authorId: 3n, content: "known" };
 
 if (import.meta.main) {
+  guardPeerGone(createLogger({ service: "fuzz-instance" })); // as server/main.ts
   const args = [...Deno.args];
   const latency = args[0] === "--store-latency-ms" ? Number(args.splice(0, 2)[1]) : 0;
   const store = new MemoryStore({ messages: [KNOWN], latencyMs: latency });
