@@ -7,6 +7,7 @@
 import * as defaults from "../lib/defaults.ts";
 import { defineCommand, FlagError, parseOrExitCode, usageError } from "../lib/flags.ts";
 import {
+  drainFlag,
   FAST_PORT_FLAG,
   parseFastPort,
   parseTlsFlags,
@@ -96,16 +97,7 @@ at /, /healthz, /readyz (200 while an instance is up) and /metrics.`,
         "attempts, protocol, peer); also on with LOG_LEVEL=debug. Off by default:\n" +
         "under overload a line per call becomes its own overload",
     },
-    {
-      name: "drain-ms",
-      env: "DRAIN_MS",
-      type: "duration",
-      bare: "ms",
-      min: 0,
-      max: 600_000,
-      default: 5000,
-      help: "on SIGINT/SIGTERM, how long in-flight calls may finish",
-    },
+    drainFlag(5000, "on SIGINT/SIGTERM, how long in-flight calls may finish"),
     ...TLS_FLAGS,
   ],
   epilogue: "Environment only: LOG_LEVEL (debug, info, warn, error; default info),\n" +

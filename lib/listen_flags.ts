@@ -1,12 +1,26 @@
 /**
  * The listening flags every server command shares (`deno task serve`,
- * `deno task gateway`): the fast listener's port and the TLS files, with
- * their parsers, so both commands read them the same way.
+ * `deno task gateway`): the fast listener's port, the TLS files and the drain
+ * time, with their parsers, so both commands read them the same way.
  *
  * @module
  */
 import * as defaults from "./defaults.ts";
 import { FlagError } from "./flags.ts";
+
+/** `--drain-ms D` (env `DRAIN_MS`): each command has its own default and words. */
+export function drainFlag(defaultMs: number, help: string) {
+  return {
+    name: "drain-ms",
+    env: "DRAIN_MS",
+    type: "duration",
+    bare: "ms",
+    min: 0,
+    max: 600_000,
+    default: defaultMs,
+    help,
+  } as const;
+}
 
 /** `--fast-port PORT|off` (env `FAST_PORT`). */
 export const FAST_PORT_FLAG = {

@@ -41,7 +41,8 @@ import { queryTracer } from "./tracing.ts";
 import { CassandraStore, type MessageStore } from "./store.ts";
 import { CassandraLeaseStore } from "./lease_store.ts";
 import { MemoryLeaseStore } from "./memory_lease_store.ts";
-import { type LeaseStore, WorkerLease } from "./worker_lease.ts";
+import type { LeaseStore } from "./lease_contract.ts";
+import { WorkerLease } from "./worker_lease.ts";
 
 /** Bound of connecting to Cassandra and applying the schema at start (then tried again). */
 const SETUP_TIMEOUT_MS = 60_000;

@@ -10,7 +10,7 @@
 import * as defaults from "../lib/defaults.ts";
 import { DEFAULT_BODY_TIMEOUT_MS } from "../http/fast/body_deadline.ts";
 import { defineCommand } from "../lib/flags.ts";
-import { FAST_PORT_FLAG, TLS_FLAGS } from "../lib/listen_flags.ts";
+import { drainFlag, FAST_PORT_FLAG, TLS_FLAGS } from "../lib/listen_flags.ts";
 
 /** The command `deno task serve`: every flag, its environment variable, default and meaning. */
 export const SERVE = defineCommand({
@@ -336,16 +336,7 @@ export const SERVE = defineCommand({
       help: "Most time a unary request's body may take after its headers (then\n" +
         "DEADLINE_EXCEEDED; HTTP/1.1 closes the connection); 0 = no bound",
     },
-    {
-      name: "drain-ms",
-      env: "DRAIN_MS",
-      type: "duration",
-      bare: "ms",
-      min: 0,
-      max: 600_000,
-      default: 10000,
-      help: "On SIGINT/SIGTERM, how long in-flight requests may finish",
-    },
+    drainFlag(10000, "On SIGINT/SIGTERM, how long in-flight requests may finish"),
     {
       name: "drain-delay-ms",
       env: "DRAIN_DELAY_MS",

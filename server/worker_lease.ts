@@ -47,15 +47,6 @@ import type { Logger } from "../lib/log.ts";
 import { MAX_WORKER_ID, ReservationError, SnowflakeGenerator } from "./snowflake.ts";
 import { candidates, freeRows, type LeaseRow, type LeaseStore } from "./lease_contract.ts";
 
-export type {
-  Claim,
-  LeaseOutcome,
-  LeaseRow,
-  LeaseStore,
-  Release,
-  Renewal,
-} from "./lease_contract.ts";
-
 /** An explicit `--worker-id` is held by another running instance. */
 export class WorkerIdConflictError extends Error {
   override name = "WorkerIdConflictError";

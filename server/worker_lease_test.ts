@@ -4,12 +4,8 @@ import FakeTimers from "@sinonjs/fake-timers";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MemoryLeaseStore } from "./memory_lease_store.ts";
 import { timestampOf } from "./snowflake.ts";
-import {
-  type LeaseStore,
-  WorkerIdConflictError,
-  WorkerLease,
-  type WorkerLeaseOptions,
-} from "./worker_lease.ts";
+import type { LeaseStore } from "./lease_contract.ts";
+import { WorkerIdConflictError, WorkerLease, type WorkerLeaseOptions } from "./worker_lease.ts";
 
 const TTL_MS = 30_000;
 const unavailable = new ConnectError("no Cassandra host answered", Code.Unavailable);

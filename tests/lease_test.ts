@@ -18,7 +18,8 @@ import { applySchema } from "../db/schema.ts";
 import { spawnInstance } from "../cli/child.ts";
 import { withTimeout } from "../lib/wait.ts";
 import { CassandraLeaseStore } from "../server/lease_store.ts";
-import { type LeaseStore, WorkerLease } from "../server/worker_lease.ts";
+import type { LeaseStore } from "../server/lease_contract.ts";
+import { WorkerLease } from "../server/worker_lease.ts";
 import { cassandraInfo, randomChannel, startInstance, transportFor } from "./_util.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
