@@ -30,6 +30,16 @@ export interface H1State {
   active: number;
 }
 
+/** Per HTTP/2 session: streams in flight, streams ever started, and since when it is quiet. */
+interface SessionState {
+  inFlight: number;
+  started: number;
+  /** `started` when the idle sweep last looked. */
+  seen: number;
+  /** When it was first seen with nothing in flight and nothing new started (or opened). */
+  quietSince: number | undefined;
+}
+
 /** The open connections of one port. Fields are written only through the methods. */
 export class Connections {
   /** Set once shutdown starts; connections accepted later are refused. */
@@ -40,8 +50,7 @@ export class Connections {
   readonly sniffing = new Set<net.Socket>();
   readonly h1 = new Map<net.Socket, H1State>();
   readonly sessions = new Set<http2.Http2Session>();
-  /** Requests in flight per HTTP/2 session. */
-  readonly #streams = new Map<http2.Http2Session, number>();
+  readonly #streams = new Map<http2.Http2Session, SessionState>();
   #allClosed: PromiseWithResolvers<void> | undefined;
 
   /** Counts a new TCP connection until it closes. */
@@ -66,6 +75,7 @@ export class Connections {
   /** An HTTP/2 session, until it closes. */
   addSession(session: http2.Http2Session, onError: (e: Error) => void): void {
     this.sessions.add(session);
+    this.#stateOf(session);
     session.on("error", onError);
     session.once("close", () => {
       this.sessions.delete(session);
@@ -76,21 +86,53 @@ export class Connections {
   /** A request (HTTP/1.x) or stream (HTTP/2) starts. */
   requestStarted(session?: http2.Http2Session): void {
     this.#inFlight++;
-    if (session) this.#streams.set(session, (this.#streams.get(session) ?? 0) + 1);
+    if (session) {
+      const state = this.#stateOf(session);
+      state.inFlight++;
+      state.started++;
+    }
   }
 
   /** A request or stream ended; returns the streams still in flight on `session`. */
   requestEnded(session?: http2.Http2Session): number {
     this.#inFlight--;
     if (!session) return 0;
-    const left = (this.#streams.get(session) ?? 1) - 1;
-    this.#streams.set(session, left);
-    return left;
+    const state = this.#streams.get(session);
+    if (state === undefined) return 0;
+    return --state.inFlight;
   }
 
   /** Streams in flight on `session`. */
   streamsOf(session: http2.Http2Session): number {
-    return this.#streams.get(session) ?? 0;
+    return this.#streams.get(session)?.inFlight ?? 0;
+  }
+
+  /**
+   * The sessions with no stream in flight and none started for at least
+   * `idleMs`, as seen by calls at time `now`: a session is quiet from when it
+   * opened or from the first call that finds it quiet after a stream, so
+   * with calls every fraction of `idleMs` none is named early.
+   */
+  *idleSessions(now: number, idleMs: number): Generator<http2.Http2Session> {
+    for (const [session, state] of this.#streams) {
+      if (state.inFlight > 0 || state.started !== state.seen) {
+        state.seen = state.started;
+        state.quietSince = undefined;
+      } else if (state.quietSince === undefined) {
+        state.quietSince = now;
+      } else if (now - state.quietSince >= idleMs) {
+        yield session;
+      }
+    }
+  }
+
+  #stateOf(session: http2.Http2Session): SessionState {
+    let state = this.#streams.get(session);
+    if (state === undefined) {
+      state = { inFlight: 0, started: 0, seen: 0, quietSince: performance.now() };
+      this.#streams.set(session, state);
+    }
+    return state;
   }
 
   /** Resolves once every connection is closed (call after setting `closing`). */

@@ -285,7 +285,6 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
         if (socket.alpnProtocol !== "h2") conns.h1Connection(socket);
       },
     );
-    drain.closeIdleSessions(secureServer, limits.http2IdleTimeoutMs);
     listener = secureServer;
   } else {
     const h1 = h1Server = http.createServer(http1Options, onRequest);
@@ -297,7 +296,6 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
     hookStreams(h2);
     h2.on("session", onSession);
     h2.on("sessionError", report("http2"));
-    drain.closeIdleSessions(h2, limits.http2IdleTimeoutMs);
     listener = net.createServer({ noDelay: true }, (socket) => {
       if (conns.closing) return void socket.destroy();
       conns.track(socket, reportSocket);
@@ -351,6 +349,7 @@ export function serveOnePort(options: OnePortServerOptions): Promise<OnePortServ
       listener.on("error", reportSocket);
       // Starts the HTTP/1 headers/request timeout checks (see module comment).
       h1Server?.emit("listening");
+      drain.closeIdleSessions(limits.http2IdleTimeoutMs);
       const address = listener.address() as net.AddressInfo;
       const urlHost = address.address === "0.0.0.0" || address.address === "::"
         ? "127.0.0.1"

@@ -37,8 +37,10 @@ export interface OnePortLimits {
   /** HTTP/1.x: an idle keep-alive connection is closed after this. Default 5 s. */
   keepAliveTimeoutMs?: number;
   /**
-   * HTTP/2: a session without traffic for this long gets a GOAWAY (streams in
-   * flight still finish). Default 5 min; clients that ping keep it open.
+   * HTTP/2: a session with no stream in flight and none started for this
+   * long gets a PING, then a GOAWAY (as grpc-go's MaxConnectionIdle; pings
+   * alone do not keep it open). Checked every quarter of it, at most every
+   * 5 s. Default 5 min.
    */
   http2IdleTimeoutMs?: number;
   /**

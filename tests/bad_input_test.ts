@@ -8,7 +8,7 @@ import type { FuzzCase, HttpVersion, Port, Protocol } from "./fuzz/cases.ts";
 import { H1Client } from "./fuzz/http1.ts";
 import { H2Client } from "./fuzz/http2.ts";
 import { codeOf, type Result } from "./fuzz/outcome.ts";
-import { type FuzzInstance, startFuzzInstance } from "./fuzz/runner.ts";
+import { type FuzzInstance, startFuzzInstance, upstreamH2Abort } from "./fuzz/runner.ts";
 import { compress, concat, envelope, OVERLONG_VARINT, tag, utf8 } from "./fuzz/wire.ts";
 
 const GET_MESSAGE = "/dataservices.v1.MessagesService/GetMessage";
@@ -86,15 +86,34 @@ class Sender {
   }
 }
 
-/** Runs `fn` with a fresh instance (read limit 16 KiB) and a sender; stops both. */
-async function withInstance(fn: (s: Sender) => Promise<void>, args: string[] = []) {
+/**
+ * Runs `fn` with a fresh instance (read limit 16 KiB) and a sender; stops
+ * both. The instance must exit cleanly; with `upstreamAbortOk`, the known
+ * upstream abort of node:http2 (see `upstreamH2Abort`) after `fn` passed is
+ * reported instead of failing.
+ */
+async function withInstance(
+  fn: (s: Sender) => Promise<void>,
+  args: string[] = [],
+  upstreamAbortOk = false,
+) {
   const instance = await startFuzzInstance(16 * 1024, args);
   const sender = new Sender(instance);
+  let passed = false;
   try {
     await fn(sender);
+    passed = true;
   } finally {
     await sender.close();
-    assert.equal(await instance.stop(), 0, instance.stderr());
+    const exit = await instance.stop();
+    const upstream = upstreamH2Abort(exit, instance.stderr());
+    if (passed && upstreamAbortOk && upstream) {
+      console.warn(
+        `the instance died after the checks passed, of the known upstream bug: ${upstream}`,
+      );
+    } else {
+      assert.equal(exit, 0, instance.stderr());
+    }
   }
 }
 
@@ -417,39 +436,45 @@ Deno.test("a unary body that stops coming gets DEADLINE_EXCEEDED after --body-ti
 });
 
 Deno.test("request heads over 16 KiB get 431 on both listeners (were 200: the fast listener; ~18 KB of small fields on the main port)", async () => {
+  const fields = (n: number, size: number) =>
+    Array.from({ length: n }, (_, i) => [`x-f${i}`, "v".repeat(size)] as [string, string]);
+  const heads: [string, [string, string][], string][] = [
+    ["one 20 KB field", [["x-big", "v".repeat(20_000)]], "http:431"],
+    ["80 fields of 200 B", fields(80, 200), "http:431"],
+    // Deno's node:http let these through (main port, HTTP/1.1); node:http2 refused the stream
+    // (over its 128 fields, see one_port.ts); hyper refuses over 100 fields with 400.
+    ["600 fields of 20 B", fields(600, 20), "http:431"],
+  ];
+  const check = async (
+    s: Sender,
+    port: Port,
+    http: HttpVersion,
+    [what, headers, want] = heads[0],
+  ) => {
+    // A session of its own: after one head over the limit, Deno's node:http2 refuses
+    // the large heads that follow on the same session (RST_STREAM ENHANCE_YOUR_CALM).
+    const fresh = new Sender(s.instance);
+    try {
+      const r = await fresh.send("http", port, http, {
+        path: GET_STATS,
+        headers: [["content-type", "application/json"], ...headers],
+        body: utf8("{}"),
+      });
+      const expected = port === "fast" && http === "h1" && headers.length > 100 ? "http:400" : want;
+      assert.equal(r.code, expected, `${what}, ${port}/${http}`);
+    } finally {
+      await fresh.close();
+    }
+  };
   await withInstance(async (s) => {
-    const fields = (n: number, size: number) =>
-      Array.from({ length: n }, (_, i) => [`x-f${i}`, "v".repeat(size)] as [string, string]);
-    const heads: [string, [string, string][], string][] = [
-      ["one 20 KB field", [["x-big", "v".repeat(20_000)]], "http:431"],
-      ["80 fields of 200 B", fields(80, 200), "http:431"],
-      // Deno's node:http let these through (main port, HTTP/1.1); node:http2 refused the stream
-      // (over its 128 fields, see one_port.ts); hyper refuses over 100 fields with 400.
-      ["600 fields of 20 B", fields(600, 20), "http:431"],
-    ];
-    for (const port of ["main", "fast"] as const) {
-      for (const http of ["h1", "h2"] as const) {
-        for (const [what, headers, want] of heads) {
-          // A session of its own: after one head over the limit, Deno's node:http2 refuses
-          // the large heads that follow on the same session (RST_STREAM ENHANCE_YOUR_CALM).
-          const fresh = new Sender(s.instance);
-          try {
-            const r = await fresh.send("http", port, http, {
-              path: GET_STATS,
-              headers: [["content-type", "application/json"], ...headers],
-              body: utf8("{}"),
-            });
-            const expected = port === "fast" && http === "h1" && headers.length > 100
-              ? "http:400"
-              : want;
-            assert.equal(r.code, expected, `${what}, ${port}/${http}`);
-          } finally {
-            await fresh.close();
-          }
-        }
-      }
+    for (const [port, http] of [["main", "h1"], ["fast", "h1"], ["fast", "h2"]] as const) {
+      for (const head of heads) await check(s, port, http, head);
     }
   });
+  // Deno 2.9.6's node:http2 aborts the process now and then once such a session ends
+  // (tests/fuzz/abort_repro.ts measures how often): each head on an instance of its own,
+  // where that known abort after the answer was checked is reported, not failed.
+  for (const head of heads) await withInstance((s) => check(s, "main", "h2", head), [], true);
 });
 
 Deno.test("timeouts longer than a timer can wait are no deadline (were DEADLINE_EXCEEDED at once)", async () => {

@@ -106,6 +106,21 @@ export async function startFuzzInstance(
 }
 
 /**
+ * Names the upstream abort of Deno 2.9.6's node:http2 if an instance's exit
+ * is one (denoland/deno#36788: the nghttp2 assertion
+ * `find_stream_on_goaway_func`, sometimes a segfault instead; seen after
+ * HTTP/2 sessions that sent header blocks over about 16 KB end). Undefined
+ * for any other exit.
+ */
+export function upstreamH2Abort(exit: number, stderr: string): string | undefined {
+  if (exit === 134 && stderr.includes("find_stream_on_goaway_func")) {
+    return "nghttp2 assertion find_stream_on_goaway_func (denoland/deno#36788)";
+  }
+  if (exit === 139) return "segfault (exit 139), as denoland/deno#36788 also shows";
+  return undefined;
+}
+
+/**
  * HTTP/2 request bodies above this size are sent on a session of their own.
  * Deno 2.9.6's node:http2 client stalls (sometimes blocking its event loop)
  * when a server answers a stream early and resets it while other streams of
