@@ -81,7 +81,8 @@ function closeAfterAnswer(socket: net.Socket) {
  */
 export function resetWhenAnswered(stream: http2.ServerHttp2Stream) {
   stream.once("finish", () => {
-    if (stream.state.remoteClose === 1) return; // the usual case: the client is done sending
+    // The usual case: the client is done sending (`readableEnded` is cheap, `state` is not).
+    if (stream.readableEnded || stream.state.remoteClose === 1) return;
     setImmediate(() => {
       if (stream.closed || stream.destroyed || stream.state.remoteClose === 1) return;
       stream.close(http2.constants.NGHTTP2_NO_ERROR);

@@ -14,8 +14,10 @@ import { resetWhenAnswered } from "../early_answer.ts";
 export function writeH2(stream: http2.ServerHttp2Stream, reply: Reply): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
   // Answered before the client finished sending (an oversized body, a shed call): reset
-  // the stream once the answer is out, so the client stops sending.
-  if (stream.state.remoteClose !== 1) resetWhenAnswered(stream);
+  // the stream once the answer is out, so the client stops sending. `readableEnded` first:
+  // the fast path has read the whole request, and Deno's `stream.state` asks nghttp2 (4 µs
+  // a call in a 10k-write burst's profile, 40 µs in another with 3,300 streams a session).
+  if (!stream.readableEnded && stream.state.remoteClose !== 1) resetWhenAnswered(stream);
   const head: http2.OutgoingHttpHeaders = {
     ":status": reply.status,
     "content-type": reply.contentType,
