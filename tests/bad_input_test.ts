@@ -449,7 +449,7 @@ Deno.test("request heads over 16 KiB get 431 on both listeners (were 200: the fa
     s: Sender,
     port: Port,
     http: HttpVersion,
-    [what, headers, want] = heads[0],
+    [what, headers, want]: typeof heads[number],
   ) => {
     // A session of its own: after one head over the limit, Deno's node:http2 refuses
     // the large heads that follow on the same session (RST_STREAM ENHANCE_YOUR_CALM).
